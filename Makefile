@@ -1,0 +1,35 @@
+# Two commands do all set-up: `make demo` and `make test`. Both bootstrap uv and .venv
+# from uv.lock idempotently (system Python 3.11, no Python downloads).
+SHELL := /bin/bash
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(CURDIR)/.venv
+PYTHON ?= python3
+UV := $(PYTHON) -m uv
+VENV_STAMP := .venv/.r2r-synced
+
+.PHONY: bootstrap demo test lint fmt clean
+
+$(VENV_STAMP): pyproject.toml uv.lock
+	@$(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
+	$(UV) sync --frozen --python $$($(PYTHON) -c 'import sys; print(sys.executable)')
+	@touch $(VENV_STAMP)
+
+bootstrap: $(VENV_STAMP)
+
+demo: bootstrap
+	.venv/bin/r2r demo
+
+test: bootstrap
+	.venv/bin/ruff check src dags tests
+	.venv/bin/pytest
+
+lint: bootstrap
+	.venv/bin/ruff check src dags tests
+	.venv/bin/ruff format --check src dags tests
+
+fmt: bootstrap
+	.venv/bin/ruff check --fix src dags tests
+	.venv/bin/ruff format src dags tests
+
+clean:
+	rm -rf var dbt_project/target dbt_project/logs

@@ -1,0 +1,1 @@
+"""reach2revenue."""
