@@ -38,9 +38,7 @@ class Settings:
             home=home,
             landing_dir=_path("R2R_LANDING_DIR", home / "landing"),
             warehouse_path=_path("R2R_WAREHOUSE_PATH", home / "warehouse" / "reach2revenue.duckdb"),
-            published_path=_path(
-                "R2R_PUBLISHED_PATH", home / "published" / "reach2revenue.duckdb"
-            ),
+            published_path=_path("R2R_PUBLISHED_PATH", home / "published" / "reach2revenue.duckdb"),
             dbt_project_dir=_path("R2R_DBT_PROJECT_DIR", REPO_ROOT / "dbt_project"),
             expectations_dir=_path("R2R_EXPECTATIONS_DIR", REPO_ROOT / "expectations"),
             reporting_currency=os.environ.get("R2R_REPORTING_CURRENCY", "EUR"),

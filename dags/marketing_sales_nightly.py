@@ -1,0 +1,85 @@
+"""Nightly marketing-to-sales pipeline: ad platforms and CRM to a validated region mart.
+
+Each run processes its data interval `[start, end)`: the scheduled nightly run loads the
+previous UTC day; a manual run with conf `{"interval_start": "YYYY-MM-DD",
+"interval_end": "YYYY-MM-DD"}` loads a whole history in one go.
+
+1. `extract_meta_ads`, `extract_hubspot` call the platforms (or their stand-ins) and land
+   raw responses as files. They run in parallel and never open the warehouse.
+2. `load_and_validate` runs Great Expectations on every raw batch and merges it into the
+   DuckDB `raw` schema only if all batches pass (one writer).
+3. `dbt_build` builds and tests the dbt project on the build copy of the warehouse.
+4. `publish` copies the built warehouse to the path BI tools and analysts read.
+
+All logic lives in `reach2revenue.pipeline`; this file only wires tasks.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pendulum
+from airflow.sdk import CronDataIntervalTimetable, dag, task
+
+DEFAULT_ARGS = {
+    "owner": "reach2revenue",
+    "retries": 2,
+    "retry_delay": timedelta(minutes=5),
+    "retry_exponential_backoff": True,
+}
+
+
+@dag(
+    dag_id="marketing_sales_nightly",
+    schedule=CronDataIntervalTimetable("@daily", timezone="UTC"),
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,  # one DuckDB writer: runs must not overlap
+    default_args=DEFAULT_ARGS,
+    doc_md=__doc__,
+    tags=["reach2revenue", "marketing", "sales", "nightly"],
+)
+def marketing_sales_nightly() -> None:
+    @task
+    def extract_meta_ads(**context: Any) -> list[str]:
+        from reach2revenue import pipeline
+
+        return pipeline.extract("meta_ads", pipeline.interval_from_context(context))
+
+    @task
+    def extract_hubspot(**context: Any) -> list[str]:
+        from reach2revenue import pipeline
+
+        return pipeline.extract("hubspot", pipeline.interval_from_context(context))
+
+    @task
+    def load_and_validate(meta_manifests: list[str], hubspot_manifests: list[str]) -> dict:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from reach2revenue import pipeline
+        from reach2revenue.quality import DataQualityError
+
+        try:
+            return pipeline.load_and_validate([*meta_manifests, *hubspot_manifests])
+        except DataQualityError as error:
+            # Bad data does not get better on retry: fail the run at once.
+            raise AirflowFailException(str(error)) from error
+
+    @task
+    def dbt_build(load_summary: dict) -> dict:
+        from reach2revenue import pipeline
+
+        return pipeline.build()
+
+    @task
+    def publish(build_summary: dict) -> dict:
+        from reach2revenue import pipeline
+
+        return pipeline.publish()
+
+    loaded = load_and_validate(extract_meta_ads(), extract_hubspot())
+    publish(dbt_build(loaded))
+
+
+marketing_sales_nightly()

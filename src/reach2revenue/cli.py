@@ -1,0 +1,282 @@
+"""`r2r`: the command line of reach2revenue.
+
+r2r demo        generate a world, serve it, run the nightly DAG through Airflow, report
+r2r generate    write a synthetic world and its ground truth to a folder
+r2r serve       serve a saved world with the Meta Ads and HubSpot stand-ins
+r2r report      print the per-region table of a published warehouse
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import secrets
+import shutil
+import signal
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from reach2revenue.settings import REPO_ROOT, Settings
+
+console = Console()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="r2r", description=__doc__.split("\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    demo = commands.add_parser("demo", help="run the whole nightly pipeline on a local world")
+    demo.add_argument("--home", type=Path, default=REPO_ROOT / "var" / "demo")
+    demo.add_argument("--days", type=int, default=90, help="days of history before the nightly")
+    demo.add_argument("--scale", type=float, default=1.0)
+    demo.add_argument("--seed", type=int, default=42)
+
+    generate = commands.add_parser("generate", help="write a synthetic world and ground truth")
+    generate.add_argument("--out", type=Path, required=True)
+    generate.add_argument("--start", type=date.fromisoformat, required=True)
+    generate.add_argument("--days", type=int, default=90)
+    generate.add_argument("--scale", type=float, default=1.0)
+    generate.add_argument("--seed", type=int, default=42)
+
+    serve = commands.add_parser("serve", help="serve a saved world with the stand-in APIs")
+    serve.add_argument("--world", type=Path, required=True)
+    serve.add_argument("--meta-port", type=int, default=8801)
+    serve.add_argument("--hubspot-port", type=int, default=8802)
+
+    report = commands.add_parser("report", help="print the per-region table of a warehouse")
+    report.add_argument("--warehouse", type=Path, default=None)
+
+    args = parser.parse_args(argv)
+    if args.command == "demo":
+        return run_demo(args.home, days=args.days, scale=args.scale, seed=args.seed)
+    if args.command == "generate":
+        return run_generate(args.out, args.start, args.days, args.scale, args.seed)
+    if args.command == "serve":
+        return run_serve(args.world, args.meta_port, args.hubspot_port)
+    if args.command == "report":
+        path = args.warehouse or Settings.from_env().published_path
+        print_region_table(path)
+        return 0
+    return 2
+
+
+def run_generate(out: Path, start: date, days: int, scale: float, seed: int) -> int:
+    from reach2revenue.world import World
+
+    settings = Settings.from_env()
+    world = World.generate(seed=seed, start=start, days=days, scale=scale)
+    world.save(out)
+    truth = world.ground_truth(
+        reporting_currency=settings.reporting_currency,
+        reporting_timezone=settings.reporting_timezone,
+    )
+    write_ground_truth(truth, out / "ground_truth_region_daily.csv")
+    console.print(f"world written to [bold]{out}[/] ({len(truth)} ground-truth region-days)")
+    return 0
+
+
+def write_ground_truth(rows: Sequence[dict[str, Any]], path: Path) -> None:
+    import csv
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]) if rows else ["region", "date"])
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def run_serve(world_dir: Path, meta_port: int, hubspot_port: int) -> int:
+    from reach2revenue.standins import start_standins
+    from reach2revenue.world import World
+
+    token = secrets.token_urlsafe(24)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with start_standins(
+        World.load(world_dir), token=token, meta_port=meta_port, hubspot_port=hubspot_port
+    ) as servers:
+        console.print(
+            json.dumps({"meta_url": servers.meta_url, "hubspot_url": servers.hubspot_url})
+        )
+        console.print("token written to stderr; Ctrl-C to stop", style="dim")
+        print(token, file=sys.stderr)
+        with contextlib.suppress(KeyboardInterrupt):
+            stop.wait()
+    return 0
+
+
+def run_demo(home: Path, *, days: int, scale: float, seed: int) -> int:
+    """Generate a world, serve it, run history + nightly through Airflow, print the mart."""
+    from reach2revenue import airflow_runner, verify
+    from reach2revenue.standins import start_standins
+    from reach2revenue.world import World
+
+    began = time.perf_counter()
+    home = home.resolve()
+    # Data folders start empty so the demo is reproducible; the Airflow home is kept
+    # (its migrated metadata DB is the slow part of a cold start).
+    for folder in ("world", "landing", "warehouse", "published", "quarantine", "dbt"):
+        shutil.rmtree(home / folder, ignore_errors=True)
+    settings = Settings(
+        home=home,
+        landing_dir=home / "landing",
+        warehouse_path=home / "warehouse" / "reach2revenue.duckdb",
+        published_path=home / "published" / "reach2revenue.duckdb",
+        dbt_project_dir=REPO_ROOT / "dbt_project",
+        expectations_dir=REPO_ROOT / "expectations",
+        reporting_currency="EUR",
+        reporting_timezone="Europe/Berlin",
+    )
+
+    today = datetime.now(UTC).date()
+    nightly_day = today - timedelta(days=1)
+    start = nightly_day - timedelta(days=days)
+    console.rule("[bold]reach2revenue demo")
+    with console.status("generating the synthetic world"):
+        world = World.generate(seed=seed, start=start, days=days + 1, scale=scale)
+        world.save(home / "world")
+        truth = world.ground_truth(
+            reporting_currency=settings.reporting_currency,
+            reporting_timezone=settings.reporting_timezone,
+        )
+        write_ground_truth(truth, home / "world" / "ground_truth_region_daily.csv")
+    console.print(
+        f"[green]✓[/] world: {start} .. {nightly_day} ({days + 1} days, scale {scale}, "
+        f"seed {seed}) → {home / 'world'}"
+    )
+
+    token = secrets.token_urlsafe(24)
+    with start_standins(world, token=token) as servers:
+        console.print(
+            f"[green]✓[/] stand-ins: Meta Ads {servers.meta_url}, HubSpot {servers.hubspot_url}"
+        )
+        connections = {
+            "meta_ads_default": {
+                "conn_type": "http",
+                "host": servers.meta_url,
+                "password": token,
+                "extra": {"account_ids": [a.account_id for a in world.ad_accounts]},
+            },
+            "hubspot_default": {
+                "conn_type": "http",
+                "host": servers.hubspot_url,
+                "password": token,
+            },
+        }
+        env = airflow_runner.airflow_environment(home / "airflow", settings, connections)
+        with console.status("preparing Airflow metadata (SQLite)"):
+            migrated = airflow_runner.ensure_metadata_db(env)
+        console.print(
+            "[green]✓[/] Airflow metadata ready"
+            + (f" (migrated in {migrated:.1f}s)" if migrated else " (already migrated)")
+        )
+
+        runs = [
+            (
+                f"history run {start} .. {nightly_day - timedelta(days=1)}",
+                nightly_day.isoformat(),
+                {"interval_start": start.isoformat(), "interval_end": nightly_day.isoformat()},
+            ),
+            (f"nightly run {nightly_day}", today.isoformat(), None),
+        ]
+        for index, (title, logical_date, conf) in enumerate(runs, start=1):
+            ok = _run_with_progress(
+                airflow_runner, env, title, logical_date, conf, home / "logs" / f"run-{index}.log"
+            )
+            if not ok:
+                return 1
+
+    comparison = verify.compare(
+        verify.mart_region_days(settings.published_path),
+        truth,
+        first_day=start,
+        last_day=nightly_day,
+    )
+    print_region_table(settings.published_path)
+    if comparison.matches:
+        console.print(
+            f"[green]✓[/] mart equals the world's ground truth on all "
+            f"{comparison.region_days} region-days (spend, leads, deals won, revenue, to the cent)"
+        )
+    else:
+        console.print(f"[red]✗ {len(comparison.mismatches)} mismatches vs ground truth[/]")
+        for mismatch in comparison.mismatches[:10]:
+            console.print(f"  {mismatch}")
+    console.print(f"\nwarehouse for analysts (read-only copy): [bold]{settings.published_path}[/]")
+    console.print(f'  e.g. duckdb {settings.published_path} "from region_daily_performance"')
+    console.print(f"demo finished in {time.perf_counter() - began:.1f}s")
+    return 0 if comparison.matches else 1
+
+
+def _run_with_progress(
+    airflow_runner: Any,
+    env: dict[str, str],
+    title: str,
+    logical_date: str,
+    conf: dict[str, str] | None,
+    log_path: Path,
+) -> bool:
+    started: dict[str, float] = {}
+    with console.status(f"{title}: starting Airflow") as status:
+
+        def on_event(task: str, state: str) -> None:
+            if state == "running":
+                started[task] = time.perf_counter()
+                status.update(f"{title}: {task} …")
+                return
+            seconds = time.perf_counter() - started.get(task, time.perf_counter())
+            mark = "[green]✓[/]" if state == "success" else "[red]✗[/]"
+            console.print(f"    {mark} {task} ({state}, {seconds:.1f}s)")
+
+        result = airflow_runner.run_dag_test(
+            env, logical_date, conf=conf, log_path=log_path, on_event=on_event
+        )
+    if result.succeeded:
+        console.print(f"[green]✓[/] {title} via `airflow dags test` in {result.seconds:.1f}s")
+        return True
+    console.print(f"[red]✗ {title} failed[/] (full log: {log_path})")
+    console.print(result.log_tail(40), markup=False, highlight=False)
+    return False
+
+
+def print_region_table(path: Path) -> None:
+    from reach2revenue.verify import region_summary
+
+    rows = region_summary(path)
+    if not rows:
+        console.print(f"no rows in {path}")
+        return
+    currency = rows[0]["currency"]
+    table = Table(
+        title=f"Marketing to revenue by region, {rows[0]['first_day']} .. {rows[0]['last_day']}"
+    )
+    table.add_column("region")
+    for name in (f"spend {currency}", "impressions", "clicks", "leads", "deals won"):
+        table.add_column(name, justify="right")
+    table.add_column(f"revenue won {currency}", justify="right")
+    table.add_column("ROAS", justify="right")
+    for row in rows:
+        table.add_row(
+            row["region"],
+            f"{row['spend']:,.2f}",
+            f"{row['impressions']:,}",
+            f"{row['clicks']:,}",
+            f"{row['leads']:,}",
+            f"{row['deals_won']:,}",
+            f"{row['revenue_won']:,.2f}",
+            "-" if row["roas"] is None else f"{row['roas']:.2f}",
+        )
+    console.print(table)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,220 @@
+"""The steps of the nightly pipeline, one function per Airflow task.
+
+The DAG file only wires these together; everything here is plain Python that tests and
+the CLI call directly. Heavy libraries (GX, dbt) are imported inside the steps that need
+them so that parsing the DAG stays cheap.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+
+from reach2revenue.settings import Settings
+
+log = logging.getLogger(__name__)
+
+SOURCES = ("meta_ads", "hubspot")
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A half-open UTC interval `[start, end)` of data to process."""
+
+    start: datetime
+    end: datetime
+
+    def __post_init__(self) -> None:
+        if self.start.tzinfo is None or self.end.tzinfo is None:
+            raise ValueError("interval bounds must be timezone-aware")
+        if self.end <= self.start:
+            raise ValueError(f"empty interval: {self.start.isoformat()} .. {self.end.isoformat()}")
+
+    @property
+    def start_date(self) -> date:
+        return self.start.astimezone(UTC).date()
+
+    @property
+    def end_date(self) -> date:
+        """First day not included (an end at 00:30 still includes that day's data)."""
+        end = self.end.astimezone(UTC)
+        return end.date() if end.time() == time(0) else end.date() + timedelta(days=1)
+
+    @classmethod
+    def from_dates(cls, start: date | str, end: date | str) -> Interval:
+        start_day = date.fromisoformat(start) if isinstance(start, str) else start
+        end_day = date.fromisoformat(end) if isinstance(end, str) else end
+        return cls(
+            datetime.combine(start_day, time(0), tzinfo=UTC),
+            datetime.combine(end_day, time(0), tzinfo=UTC),
+        )
+
+    def __str__(self) -> str:
+        return f"{self.start.isoformat()} .. {self.end.isoformat()}"
+
+
+def interval_from_context(context: Mapping[str, Any]) -> Interval:
+    """The interval a task processes: run conf overrides the run's data interval.
+
+    Conf `{"interval_start": "YYYY-MM-DD", "interval_end": "YYYY-MM-DD"}` lets one manual
+    run load a whole history; without it the timetable's data interval is used.
+    """
+    dag_run = context.get("dag_run")
+    conf = dict(getattr(dag_run, "conf", None) or {})
+    if conf.get("interval_start") or conf.get("interval_end"):
+        if not (conf.get("interval_start") and conf.get("interval_end")):
+            raise ValueError("conf needs both interval_start and interval_end (YYYY-MM-DD)")
+        return Interval.from_dates(conf["interval_start"], conf["interval_end"])
+    start, end = context["data_interval_start"], context["data_interval_end"]
+    return Interval(_as_utc(start), _as_utc(end))
+
+
+def _as_utc(value: datetime) -> datetime:
+    # Airflow hands out pendulum datetimes; plain datetimes keep serialisation simple.
+    return datetime.fromtimestamp(value.timestamp(), tz=UTC)
+
+
+def extract(source: str, interval: Interval, settings: Settings | None = None) -> list[str]:
+    """Extract one source for the interval into the landing zone; return manifest paths."""
+    settings = settings or Settings.from_env()
+    from reach2revenue.extract.credentials import get_credentials
+
+    credentials = get_credentials(source)
+    if source == "meta_ads":
+        from reach2revenue.extract.meta_ads import extract_meta_ads
+
+        manifests = extract_meta_ads(
+            credentials,
+            interval_start=interval.start_date,
+            interval_end=interval.end_date,
+            landing_dir=settings.landing_dir,
+        )
+    elif source == "hubspot":
+        from reach2revenue.extract.hubspot import extract_hubspot
+
+        manifests = extract_hubspot(
+            credentials,
+            interval_start=interval.start,
+            interval_end=interval.end,
+            landing_dir=settings.landing_dir,
+        )
+    else:
+        raise ValueError(f"unknown source {source!r}; known: {', '.join(SOURCES)}")
+    log.info("extracted %s for %s: %d manifests", source, interval, len(manifests))
+    return [str(path) for path in manifests]
+
+
+def load_and_validate(
+    manifest_paths: Sequence[str | Path], settings: Settings | None = None
+) -> dict[str, Any]:
+    """Validate every landed batch, then merge them all into the raw schema.
+
+    Write-audit-publish at the raw layer: if any batch fails its expectation suite,
+    nothing is merged, a report is written to the quarantine folder beside the kept
+    landed files, and `DataQualityError` names the source, dates, expectation and rows.
+    """
+    import duckdb
+
+    from reach2revenue import quality, raw
+    from reach2revenue.extract import state
+
+    settings = settings or Settings.from_env()
+    batches = raw.batches_from_manifests([Path(p) for p in manifest_paths])
+
+    reports = [
+        _validate(quality, batch, settings) for batch in batches
+    ]  # validate all before raising so one run reports every bad batch
+    failed = [report for report in reports if not report.success]
+    if failed:
+        report_path = _quarantine(failed, batches, settings)
+        raise quality.DataQualityError(*failed, report_path=report_path)
+
+    settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
+    merged: dict[str, Any] = {}
+    with duckdb.connect(str(settings.warehouse_path)) as con:
+        raw.ensure_raw_schema(con)
+        for batch in batches:
+            stats = raw.merge_batch(con, batch)
+            merged[f"{batch.source}/{batch.entity}"] = _as_dict(stats)
+        row_counts = {
+            table: con.execute(f"select count(*) from {table}").fetchall()[0][0]
+            for table in raw.RAW_TABLES
+        }
+    for batch in batches:
+        loaded_through = max(_parse_instant(m.window_end) for m in batch.manifests)
+        state.advance_cursor(settings.landing_dir, batch.source, batch.entity, loaded_through)
+    summary = {
+        "batches": [
+            {"batch": r.label, "rows": r.row_count, "expectations": r.evaluated} for r in reports
+        ],
+        "merged": merged,
+        "raw_row_counts": row_counts,
+    }
+    log.info("loaded and validated: %s", json.dumps(summary, default=str))
+    return summary
+
+
+def _validate(quality: Any, batch: Any, settings: Settings) -> Any:
+    try:
+        return quality.validate_batch(
+            batch.source, batch.entity, batch.frame, label=batch.label, settings=settings
+        )
+    except quality.DataQualityError as error:
+        return error.reports[0]
+
+
+def _quarantine(failed: Sequence[Any], batches: Sequence[Any], settings: Settings) -> Path:
+    """Keep the evidence: which batches failed, why, and where their landed files are."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    folder = settings.home / "quarantine" / stamp
+    folder.mkdir(parents=True, exist_ok=True)
+    failed_keys = {(r.source, r.entity) for r in failed}
+    document = {
+        "failed": [r.to_dict() for r in failed],
+        "landed_files": {
+            f"{b.source}/{b.entity}": sorted({str(m.path) for m in b.manifests})
+            for b in batches
+            if (b.source, b.entity) in failed_keys
+        },
+    }
+    path = folder / "validation_report.json"
+    path.write_text(json.dumps(document, indent=2, default=str))
+    return path
+
+
+def build(settings: Settings | None = None) -> dict[str, Any]:
+    """Build and test the dbt project on the build copy of the warehouse."""
+    from reach2revenue.transform import dbt_build
+
+    return _as_dict(dbt_build(settings or Settings.from_env()))
+
+
+def publish(settings: Settings | None = None) -> dict[str, Any]:
+    """Publish the built warehouse for readers."""
+    from reach2revenue.publish import publish_warehouse
+
+    return _as_dict(publish_warehouse(settings or Settings.from_env()))
+
+
+def _parse_instant(value: str) -> datetime:
+    if len(value) == 10:
+        return datetime.combine(date.fromisoformat(value), time(0), tzinfo=UTC)
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _as_dict(value: Any) -> dict[str, Any]:
+    if isinstance(value, dict):
+        return value
+    if hasattr(value, "to_dict"):
+        return value.to_dict()
+    from dataclasses import asdict, is_dataclass
+
+    if is_dataclass(value) and not isinstance(value, type):
+        return json.loads(json.dumps(asdict(value), default=str))
+    return {"result": str(value)}
