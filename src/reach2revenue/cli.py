@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import secrets
 import shutil
 import signal
@@ -51,6 +52,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve.add_argument("--world", type=Path, required=True)
     serve.add_argument("--meta-port", type=int, default=8801)
     serve.add_argument("--hubspot-port", type=int, default=8802)
+    serve.add_argument("--host", default="127.0.0.1", help="0.0.0.0 inside a container")
 
     report = commands.add_parser("report", help="print the per-region table of a warehouse")
     report.add_argument("--warehouse", type=Path, default=None)
@@ -61,7 +63,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "generate":
         return run_generate(args.out, args.start, args.days, args.scale, args.seed)
     if args.command == "serve":
-        return run_serve(args.world, args.meta_port, args.hubspot_port)
+        return run_serve(args.world, args.host, args.meta_port, args.hubspot_port)
     if args.command == "report":
         path = args.warehouse or Settings.from_env().published_path
         print_region_table(path)
@@ -94,21 +96,27 @@ def write_ground_truth(rows: Sequence[dict[str, Any]], path: Path) -> None:
         writer.writerows(rows)
 
 
-def run_serve(world_dir: Path, meta_port: int, hubspot_port: int) -> int:
+def run_serve(world_dir: Path, host: str, meta_port: int, hubspot_port: int) -> int:
     from reach2revenue.standins import start_standins
     from reach2revenue.world import World
 
-    token = secrets.token_urlsafe(24)
+    # A fixed token (compose) comes from the environment; otherwise one is made up.
+    token = os.environ.get("R2R_STANDIN_TOKEN") or secrets.token_urlsafe(24)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with start_standins(
-        World.load(world_dir), token=token, meta_port=meta_port, hubspot_port=hubspot_port
+        World.load(world_dir),
+        token=token,
+        host=host,
+        meta_port=meta_port,
+        hubspot_port=hubspot_port,
     ) as servers:
         console.print(
             json.dumps({"meta_url": servers.meta_url, "hubspot_url": servers.hubspot_url})
         )
-        console.print("token written to stderr; Ctrl-C to stop", style="dim")
-        print(token, file=sys.stderr)
+        if not os.environ.get("R2R_STANDIN_TOKEN"):
+            console.print("generated token on stderr; Ctrl-C to stop", style="dim")
+            print(token, file=sys.stderr)
         with contextlib.suppress(KeyboardInterrupt):
             stop.wait()
     return 0
