@@ -1,0 +1,653 @@
+"""Great Expectations checks on every raw batch before it is merged (write-audit-publish).
+
+The pipeline flattens one extraction into a pandas frame (the raw table's columns, all
+text as the API sent it, plus ``_landed_file`` and ``_extraction_id``) and calls
+:func:`validate_batch`. The batch is checked against ``expectations/<source>__<entity>.json``
+(a GX 1.x ExpectationSuite as GX serialises it); on any failed expectation
+:class:`DataQualityError` is raised and the caller must not merge the batch.
+
+Great Expectations takes 6-7 s to import, so it is imported lazily on the first
+validation and never at module import: DAG files may import this module freely. The
+context, data source and suites are cached per process, so later batches cost only the
+validation itself.
+
+Personal data (``email``, ``firstname``, ``lastname`` and any column a suite lists under
+``meta.reach2revenue.personal_columns``) never appears in messages or reports: values of
+those columns are masked, and GX is asked to leave unexpected values out of its results.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from reach2revenue.settings import REPO_ROOT, Settings
+
+if TYPE_CHECKING:
+    from types import ModuleType
+
+    import pandas as pd
+
+logger = logging.getLogger(__name__)
+
+#: Columns the loader adds to every raw batch (the raw tables also have ``_loaded_at``,
+#: but that is stamped at merge time, after validation).
+LINEAGE_COLUMNS: tuple[str, ...] = ("_landed_file", "_extraction_id")
+
+#: Always masked, whatever a suite says: these hold personal data in HubSpot contacts.
+PERSONAL_COLUMNS: frozenset[str] = frozenset({"email", "firstname", "lastname"})
+
+MASK = "***"
+MAX_EXAMPLES = 5
+MAX_DATES_IN_MESSAGE = 10
+MAX_VALUE_CHARS = 120
+
+ARCHITECTURE_DOC = REPO_ROOT / "docs" / "architecture.md"
+
+# COMPLETE gives every unexpected row index, so the failing dates are all reported, not
+# just those of the first 20 rows. Unexpected *values* are left out on purpose: examples
+# are built from the frame (where personal columns are masked), and GX's own result
+# object then never carries an e-mail address around.
+_RESULT_FORMAT: dict[str, Any] = {
+    "result_format": "COMPLETE",
+    "exclude_unexpected_values": True,
+    "return_unexpected_index_query": False,
+}
+
+_DAY_PREFIX = re.compile(r"^\d{4}-\d{2}-\d{2}")
+_ARCHITECTURE_ROW = re.compile(r"^\|\s*`raw\.(\w+)`\s*\|\s*`([^`]*)`\s*\|\s*`([^`]*)`\s*\|")
+
+
+# --------------------------------------------------------------------------- reports
+
+
+@dataclass(frozen=True)
+class ExpectationFailure:
+    """One failed expectation of a batch.
+
+    ``examples`` holds up to :data:`MAX_EXAMPLES` offending rows, reduced to the key
+    columns, the offending column(s), the date column and ``_landed_file``; personal
+    values are masked. ``dates`` are the distinct days (of the suite's date column) of
+    all offending rows. ``observed_value``/``details`` are set for table-level
+    expectations (row count, column set); ``error`` when GX raised while evaluating.
+    """
+
+    expectation_type: str
+    column: str | None
+    kwargs: dict[str, Any]
+    unexpected_count: int | None
+    examples: list[dict[str, Any]] = field(default_factory=list)
+    dates: list[str] = field(default_factory=list)
+    observed_value: Any = None
+    details: dict[str, Any] | None = None
+    error: str | None = None
+    notes: str | None = None
+
+
+@dataclass(frozen=True)
+class ValidationReport:
+    """Outcome of validating one raw batch; ``to_dict()`` is what a JSON report holds."""
+
+    source: str
+    entity: str
+    label: str
+    suite_path: str
+    success: bool
+    row_count: int
+    evaluated_expectations: int
+    successful_expectations: int
+    failures: list[ExpectationFailure]
+    elapsed_seconds: float
+    date_column: str | None = None
+    batch_dates: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-serialisable dict (no personal values: they are masked at source)."""
+        return _json_safe(asdict(self))
+
+    def summary(self) -> str:
+        """Return a one-line outcome for logs."""
+        verdict = "passed all" if self.success else f"failed {len(self.failures)} of"
+        return (
+            f"{self.source}/{self.entity} [{self.label}]: {verdict} "
+            f"{self.evaluated_expectations} expectations on {self.row_count} rows "
+            f"in {self.elapsed_seconds:.2f}s"
+        )
+
+    def describe(self) -> str:
+        """Return the multi-line explanation used as the :class:`DataQualityError` message."""
+        days = ""
+        if self.date_column and self.batch_dates:
+            days = f", {self.date_column} days {_span(self.batch_dates)}"
+        lines = [
+            f"Data quality check failed for {self.source}/{self.entity}, "
+            f"batch {self.label!r}: nothing of this batch may be merged.",
+            f"  {len(self.failures)} of {self.evaluated_expectations} expectations failed "
+            f"on {self.row_count} rows{days} (suite {self.suite_path})",
+        ]
+        for number, failure in enumerate(self.failures, start=1):
+            lines.extend(_describe_failure(number, failure, self))
+        return "\n".join(lines)
+
+
+class DataQualityError(Exception):
+    """A raw batch failed its expectation suite; ``report`` holds the details."""
+
+    def __init__(self, *reports: ValidationReport, report_path: Path | None = None) -> None:
+        if not reports:
+            raise TypeError("DataQualityError needs at least one ValidationReport")
+        self.reports = list(reports)
+        self.report = reports[0]
+        self.report_path = report_path
+        message = "\n\n".join(report.describe() for report in reports)
+        if report_path is not None:
+            message += (
+                f"\n\nNothing was merged or published. Report: {report_path}; "
+                "the landed files are kept."
+            )
+        super().__init__(message)
+
+
+def _describe_failure(
+    number: int, failure: ExpectationFailure, report: ValidationReport
+) -> list[str]:
+    where = f" on column {failure.column!r}" if failure.column else ""
+    # column_set is the whole column list: the mismatch details say what differs.
+    shown = {k: v for k, v in failure.kwargs.items() if k not in (*_COLUMN_KWARGS, "column_set")}
+    args = f" ({', '.join(f'{k}={_plain(v)}' for k, v in shown.items())})" if shown else ""
+    head = f"  [{number}] {failure.expectation_type}{where}{args}"
+    if failure.error is not None:
+        lines = [f"{head}: could not be evaluated: {failure.error}"]
+    elif failure.unexpected_count is None:
+        mismatched = (failure.details or {}).get("mismatched")
+        if isinstance(mismatched, dict):
+            observed = "; ".join(f"{k} columns {v}" for k, v in mismatched.items())
+        else:
+            observed = f"observed {failure.observed_value!r}"
+        lines = [f"{head}: {observed}"]
+    else:
+        text = f"{head}: {failure.unexpected_count} of {report.row_count} rows unexpected"
+        if report.date_column and failure.dates:
+            shown_dates = failure.dates[:MAX_DATES_IN_MESSAGE]
+            more = len(failure.dates) - len(shown_dates)
+            text += f"; {report.date_column} day(s): {', '.join(shown_dates)}"
+            text += f" (+{more} more)" if more else ""
+        elif report.date_column:
+            text += f"; no parseable {report.date_column} on those rows"
+        lines = [text]
+    if failure.notes:
+        lines.append(f"      why: {failure.notes}")
+    for example in failure.examples:
+        lines.append("      e.g. " + " ".join(f"{k}={_plain(v)}" for k, v in example.items()))
+    return lines
+
+
+def _plain(value: Any) -> str:
+    """Quote strings without repr's escaping, so a regex reads as it is written."""
+    return f"'{value}'" if isinstance(value, str) else repr(value)
+
+
+# --------------------------------------------------------------------------- suites
+
+
+def suite_path(source: str, entity: str, settings: Settings | None = None) -> Path:
+    """Return the path of the suite for ``source``/``entity`` (which need not exist)."""
+    settings = settings or Settings.from_env()
+    return settings.expectations_dir / f"{source}__{entity}.json"
+
+
+def list_suites(settings: Settings | None = None) -> list[tuple[str, str]]:
+    """Return ``(source, entity)`` for every suite file in the expectations directory."""
+    settings = settings or Settings.from_env()
+    found = []
+    for path in sorted(settings.expectations_dir.glob("*__*.json")):
+        source, _, entity = path.stem.partition("__")
+        found.append((source, entity))
+    return found
+
+
+def load_suite_document(
+    source: str, entity: str, settings: Settings | None = None
+) -> dict[str, Any]:
+    """Return the suite file's JSON (as GX serialises an ExpectationSuite), without GX."""
+    path = suite_path(source, entity, settings)
+    if not path.is_file():
+        raise FileNotFoundError(f"no expectation suite for {source}/{entity}: {path} is missing")
+    document: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return document
+
+
+@dataclass(frozen=True)
+class RawTableContract:
+    """One row of the raw schema table in docs/architecture.md."""
+
+    table: str
+    columns: tuple[str, ...]
+    key: tuple[str, ...]
+
+
+def raw_tables_in_architecture(doc_path: Path | None = None) -> dict[str, RawTableContract]:
+    """Parse the raw schema table of docs/architecture.md into ``{table: contract}``.
+
+    ``table`` is the name in schema ``raw`` (``meta_ads_insights``), which is the suite's
+    ``<source>_<entity>``.
+    """
+    text = (doc_path or ARCHITECTURE_DOC).read_text(encoding="utf-8")
+    tables: dict[str, RawTableContract] = {}
+    for line in text.splitlines():
+        match = _ARCHITECTURE_ROW.match(line.strip())
+        if match:
+            name, columns, key = match.groups()
+            tables[name] = RawTableContract(name, _split_columns(columns), _split_columns(key))
+    return tables
+
+
+def check_suites_cover_architecture(
+    settings: Settings | None = None, doc_path: Path | None = None
+) -> list[str]:
+    """Return the problems between docs/architecture.md's raw schema and the suites.
+
+    Empty means: every raw table has a suite, every suite belongs to a raw table, each
+    suite expects exactly the documented columns plus lineage, names the documented key
+    in its meta, and checks that key for nulls and duplicates. Reads JSON only (no GX).
+    """
+    settings = settings or Settings.from_env()
+    tables = raw_tables_in_architecture(doc_path)
+    if not tables:
+        return [f"no raw tables found in {doc_path or ARCHITECTURE_DOC}"]
+    suites = {f"{source}_{entity}": (source, entity) for source, entity in list_suites(settings)}
+    problems = [
+        f"raw.{table} has no suite ({settings.expectations_dir}/<source>__<entity>.json)"
+        for table in sorted(tables.keys() - suites.keys())
+    ]
+    problems += [
+        f"suite {source}__{entity}.json matches no raw table in the architecture doc"
+        for table, (source, entity) in sorted(suites.items())
+        if table not in tables
+    ]
+    for table in sorted(tables.keys() & suites.keys()):
+        source, entity = suites[table]
+        document = load_suite_document(source, entity, settings)
+        problems += _contract_problems(f"{source}__{entity}.json", tables[table], document)
+    return problems
+
+
+def _contract_problems(
+    name: str, contract: RawTableContract, document: dict[str, Any]
+) -> list[str]:
+    problems = []
+    meta = document.get("meta", {}).get("reach2revenue", {})
+    if meta.get("raw_table") != f"raw.{contract.table}":
+        problems.append(f"{name}: meta.reach2revenue.raw_table is not raw.{contract.table}")
+    if tuple(meta.get("key_columns", ())) != contract.key:
+        problems.append(
+            f"{name}: key_columns {meta.get('key_columns')} != documented {list(contract.key)}"
+        )
+    expectations = document.get("expectations", [])
+    column_sets = [
+        set(e["kwargs"].get("column_set", ()))
+        for e in expectations
+        if e["type"] == "expect_table_columns_to_match_set"
+    ]
+    expected_columns = set(contract.columns) | set(LINEAGE_COLUMNS)
+    if column_sets != [expected_columns]:
+        problems.append(
+            f"{name}: needs one expect_table_columns_to_match_set with exactly "
+            f"{sorted(expected_columns)}"
+        )
+    not_null = {
+        e["kwargs"].get("column")
+        for e in expectations
+        if e["type"] == "expect_column_values_to_not_be_null"
+    }
+    for column in contract.key:
+        if column not in not_null:
+            problems.append(
+                f"{name}: key column {column} has no expect_column_values_to_not_be_null"
+            )
+    unique_keys = {
+        tuple(e["kwargs"].get("column_list", ()))
+        for e in expectations
+        if e["type"] == "expect_compound_columns_to_be_unique"
+    } | {
+        (e["kwargs"].get("column"),)
+        for e in expectations
+        if e["type"] == "expect_column_values_to_be_unique"
+    }
+    if contract.key not in unique_keys:
+        problems.append(f"{name}: no uniqueness expectation on the key {list(contract.key)}")
+    return problems
+
+
+def _split_columns(text: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in text.split(",") if part.strip())
+
+
+# --------------------------------------------------------------------------- GX runtime
+
+
+@dataclass(frozen=True)
+class _SuiteSpec:
+    """A loaded suite plus the reach2revenue metadata the reports need."""
+
+    name: str
+    path: Path
+    suite: Any  # great_expectations.ExpectationSuite (GX is imported lazily)
+    key_columns: tuple[str, ...]
+    date_column: str | None
+    personal_columns: frozenset[str]
+    # (type, columns) -> position in the file, so failures are reported in suite order.
+    order: dict[tuple[str, tuple[str, ...]], int]
+
+
+@dataclass
+class _GxRuntime:
+    """The per-process ephemeral context and its in-memory pandas data source."""
+
+    gx: ModuleType
+    context: Any
+    datasource: Any
+    batch_definitions: dict[str, Any] = field(default_factory=dict)
+
+
+_LOCK = threading.RLock()
+_RUNTIME: _GxRuntime | None = None
+# Keyed by path; the stamp (mtime, size) reloads a suite edited while a worker runs.
+_SUITES: dict[Path, tuple[tuple[int, int], _SuiteSpec]] = {}
+
+
+def quiet_great_expectations() -> None:
+    """Make GX quiet and offline; call before GX is first imported for full effect.
+
+    Without this, each import logs about 214 "Skipping registering function" lines under
+    Airflow. Idempotent and cheap (does not import GX).
+    """
+    # Usage statistics would try the network: this project runs offline.
+    os.environ["GX_ANALYTICS_ENABLED"] = "False"
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)
+    logging.getLogger("great_expectations._docs_decorators").setLevel(logging.WARNING)
+
+
+def _import_gx() -> ModuleType:
+    quiet_great_expectations()
+    import great_expectations as gx
+
+    # This module sets its own logger to INFO at import time, overriding the parent.
+    logging.getLogger("great_expectations.data_context.types.base").setLevel(logging.WARNING)
+    return gx
+
+
+def _runtime() -> _GxRuntime:
+    global _RUNTIME
+    with _LOCK:
+        if _RUNTIME is None:
+            gx = _import_gx()
+            from great_expectations.data_context.types.base import (
+                DataContextConfig,
+                InMemoryStoreBackendDefaults,
+                ProgressBarsConfig,
+            )
+
+            config = DataContextConfig(
+                # No Data Docs here: without this GX creates a temp docs dir per context.
+                store_backend_defaults=InMemoryStoreBackendDefaults(init_temp_docs_sites=False),
+                analytics_enabled=False,
+                # "Calculating Metrics" bars would litter task logs.
+                progress_bars=ProgressBarsConfig(globally=False, metric_calculations=False),
+            )
+            context = gx.get_context(mode="ephemeral", project_config=config)
+            datasource = context.data_sources.add_pandas("reach2revenue_raw_batches")
+            _RUNTIME = _GxRuntime(gx=gx, context=context, datasource=datasource)
+        return _RUNTIME
+
+
+def _batch_definition(runtime: _GxRuntime, name: str) -> Any:
+    with _LOCK:
+        if name not in runtime.batch_definitions:
+            asset = runtime.datasource.add_dataframe_asset(name)
+            runtime.batch_definitions[name] = asset.add_batch_definition_whole_dataframe(
+                "whole_batch"
+            )
+        return runtime.batch_definitions[name]
+
+
+def _load_suite(runtime: _GxRuntime, source: str, entity: str, settings: Settings) -> _SuiteSpec:
+    path = suite_path(source, entity, settings)
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        raise FileNotFoundError(
+            f"no expectation suite for {source}/{entity}: {path} is missing"
+        ) from None
+    stamp = (stat.st_mtime_ns, stat.st_size)
+    with _LOCK:
+        cached = _SUITES.get(path)
+        if cached and cached[0] == stamp:
+            return cached[1]
+        document = json.loads(path.read_text(encoding="utf-8"))
+        meta = document.get("meta", {}).get("reach2revenue", {})
+        spec = _SuiteSpec(
+            name=document.get("name") or path.stem,
+            path=path,
+            suite=runtime.gx.ExpectationSuite(**document),
+            key_columns=tuple(meta.get("key_columns", ())),
+            date_column=meta.get("date_column"),
+            personal_columns=PERSONAL_COLUMNS | frozenset(meta.get("personal_columns", ())),
+            order={
+                (e["type"], tuple(_columns_of(e.get("kwargs", {})))): position
+                for position, e in reversed(list(enumerate(document.get("expectations", []))))
+            },
+        )
+        _SUITES[path] = (stamp, spec)
+        return spec
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def validate_batch(
+    source: str,
+    entity: str,
+    frame: pd.DataFrame,
+    *,
+    label: str,
+    settings: Settings | None = None,
+) -> ValidationReport:
+    """Validate one raw batch against ``expectations/<source>__<entity>.json``.
+
+    Args:
+        source: e.g. ``meta_ads`` or ``hubspot``.
+        entity: e.g. ``insights``, ``contacts``, ``deals``, ``deal_contacts``.
+        frame: the batch's rows; columns exactly the raw table's plus ``_landed_file``
+            and ``_extraction_id``, values str or None.
+        label: names the batch in messages (should carry its date range).
+        settings: where the suites live; ``Settings.from_env()`` by default.
+
+    Returns:
+        The report of a batch that passed every expectation.
+
+    Raises:
+        DataQualityError: at least one expectation failed; the batch must not be merged.
+        FileNotFoundError: there is no suite for ``source``/``entity``.
+    """
+    started = time.perf_counter()
+    settings = settings or Settings.from_env()
+    runtime = _runtime()
+    spec = _load_suite(runtime, source, entity, settings)
+    # Positional index so GX's unexpected_index_list maps straight back to frame rows.
+    data = frame.reset_index(drop=True)
+    batch = _batch_definition(runtime, spec.name).get_batch(batch_parameters={"dataframe": data})
+    result = batch.validate(spec.suite, result_format=_RESULT_FORMAT)
+
+    failures = sorted(
+        (_failure(item, data, spec) for item in result.results if not item.success),
+        # GX returns results in its own order; the suite's order reads better.
+        key=lambda f: spec.order.get((f.expectation_type, tuple(_columns_of(f.kwargs))), 1 << 30),
+    )
+    statistics = result.statistics
+    date_column = spec.date_column if spec.date_column in data.columns else None
+    report = ValidationReport(
+        source=source,
+        entity=entity,
+        label=label,
+        suite_path=_display_path(spec.path),
+        success=bool(result.success),
+        row_count=len(data),
+        evaluated_expectations=int(statistics["evaluated_expectations"]),
+        successful_expectations=int(statistics["successful_expectations"]),
+        failures=failures,
+        elapsed_seconds=round(time.perf_counter() - started, 4),
+        date_column=spec.date_column,
+        batch_dates=_days(data[date_column].tolist()) if date_column else [],
+    )
+    if not report.success:
+        # Not logged here: the caller's handler (or Airflow) prints the exception once.
+        raise DataQualityError(report)
+    logger.info("%s", report.summary())
+    return report
+
+
+_COLUMN_KWARGS = ("column", "column_list", "column_A", "column_B")
+
+
+def _failure(item: Any, data: pd.DataFrame, spec: _SuiteSpec) -> ExpectationFailure:
+    config = item.expectation_config
+    kwargs = {k: v for k, v in dict(config.kwargs).items() if k != "batch_id"}
+    columns = _columns_of(kwargs)
+    result = dict(item.result or {})
+    notes = config.notes if isinstance(config.notes, str) else None
+    error = _exception_message(item.exception_info)
+    if error is not None:
+        return ExpectationFailure(
+            expectation_type=config.type,
+            column=", ".join(columns) or None,
+            kwargs=kwargs,
+            unexpected_count=None,
+            error=error,
+            notes=notes,
+        )
+    indexes = result.get("unexpected_index_list")
+    unexpected_count = result.get("unexpected_count")
+    examples: list[dict[str, Any]] = []
+    dates: list[str] = []
+    if indexes is not None:
+        # Single positions for column-map expectations; be lenient about dict forms.
+        rows = [i if isinstance(i, int) else None for i in indexes]
+        rows = [i for i in rows if i is not None and 0 <= i < len(data)]
+        examples = _examples(data, rows[:MAX_EXAMPLES], columns, spec)
+        if spec.date_column in data.columns:
+            dates = _days(data[spec.date_column].take(rows).tolist())
+    observed = result.get("observed_value")
+    details = result.get("details")
+    return ExpectationFailure(
+        expectation_type=config.type,
+        column=", ".join(columns) or None,
+        kwargs=kwargs,
+        unexpected_count=int(unexpected_count) if unexpected_count is not None else None,
+        examples=examples,
+        dates=dates,
+        observed_value=observed,
+        details=dict(details) if isinstance(details, dict) else None,
+        notes=notes,
+    )
+
+
+def _columns_of(kwargs: dict[str, Any]) -> list[str]:
+    columns: list[str] = []
+    for key in _COLUMN_KWARGS:
+        value = kwargs.get(key)
+        if isinstance(value, str):
+            columns.append(value)
+        elif isinstance(value, Sequence):
+            columns.extend(str(v) for v in value)
+    return columns
+
+
+def _examples(
+    data: pd.DataFrame, rows: list[int], columns: list[str], spec: _SuiteSpec
+) -> list[dict[str, Any]]:
+    wanted = [*spec.key_columns, *columns]
+    if spec.date_column:
+        wanted.append(spec.date_column)
+    wanted.append("_landed_file")
+    shown = [c for c in dict.fromkeys(wanted) if c in data.columns]
+    examples = []
+    for row in rows:
+        record = data.iloc[row]
+        examples.append({column: _shown_value(column, record[column], spec) for column in shown})
+    return examples
+
+
+def _shown_value(column: str, value: Any, spec: _SuiteSpec) -> Any:
+    if _is_missing(value):
+        return None
+    if column in spec.personal_columns:
+        return MASK
+    text = str(value)
+    return text if len(text) <= MAX_VALUE_CHARS else text[:MAX_VALUE_CHARS] + "..."
+
+
+def _is_missing(value: Any) -> bool:
+    import pandas as pd  # already loaded: the caller passed a DataFrame
+
+    # None, NaN (pandas 3 str dtype) and pd.NA (nullable string dtypes) all mean null.
+    return value is None or bool(pd.api.types.is_scalar(value) and pd.isna(value))
+
+
+def _days(values: list[Any]) -> list[str]:
+    """Return the sorted distinct YYYY-MM-DD prefixes (UTC day of an ISO instant)."""
+    days = set()
+    for value in values:
+        if isinstance(value, str):
+            match = _DAY_PREFIX.match(value)
+            if match:
+                days.add(match.group(0))
+    return sorted(days)
+
+
+def _span(days: list[str]) -> str:
+    return days[0] if len(days) == 1 else f"{days[0]}..{days[-1]}"
+
+
+def _exception_message(info: Any) -> str | None:
+    """Return GX's exception message when evaluating raised, else None.
+
+    GX reports either one ``{raised_exception, exception_message}`` dict or a dict of
+    those keyed by metric id.
+    """
+    if not isinstance(info, dict):
+        return None
+    entries = [info] if "raised_exception" in info else list(info.values())
+    for entry in entries:
+        if isinstance(entry, dict) and entry.get("raised_exception"):
+            message = str(entry.get("exception_message") or "unknown error")
+            return message if len(message) <= 300 else message[:300] + "..."
+    return None
+
+
+def _display_path(path: Path) -> str:
+    try:
+        return str(path.relative_to(REPO_ROOT))
+    except ValueError:
+        return str(path)
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_json_safe(v) for v in value]
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    item = getattr(value, "item", None)  # numpy scalars
+    if callable(item):
+        return _json_safe(item())
+    return str(value)

@@ -1,0 +1,653 @@
+"""Tests for reach2revenue.quality: GX suites on raw batches before merge.
+
+Great Expectations is imported once for this module (by the ``gx_warm`` fixture, which
+also measures the import and the first validation); every other test reuses the cached
+context.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import dataclasses
+import io
+import json
+import logging
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from reach2revenue import quality
+from reach2revenue.quality import DataQualityError, ValidationReport, validate_batch
+from reach2revenue.settings import REPO_ROOT, Settings
+
+EXPECTATIONS_DIR = REPO_ROOT / "expectations"
+FX_RATES = REPO_ROOT / "dbt_project" / "seeds" / "fx_rates.csv"
+LANDED = "landing/{source}/{entity}/date={day}/ext-1/page-00001.json"
+
+TIMINGS: dict[str, float] = {}
+
+
+@pytest.fixture(scope="module")
+def settings() -> Settings:
+    """Settings pointing at the repository's suites, whatever the environment says."""
+    return dataclasses.replace(Settings.from_env(), expectations_dir=EXPECTATIONS_DIR)
+
+
+# --------------------------------------------------------------------------- batches
+
+
+def insights_row(**overrides: Any) -> dict[str, Any]:
+    """One valid Meta insights raw row (strings, as the API sends them)."""
+    row = {
+        "account_id": "1000001",
+        "account_currency": "USD",
+        "campaign_id": "120200000001",
+        "campaign_name": "Brand_US",
+        "date_start": "2024-03-01",
+        "date_stop": "2024-03-01",
+        "country": "US",
+        "impressions": "4000",
+        "reach": "3100",
+        "clicks": "80",
+        "spend": "12.34",
+        "actions": '[{"action_type": "link_click", "value": "75"}]',
+        "_landed_file": LANDED.format(source="meta_ads", entity="insights", day="2024-03-01"),
+        "_extraction_id": "1000001-20240302T010000Z",
+    }
+    row.update(overrides)
+    if "date_start" in overrides and "date_stop" not in overrides:
+        row["date_stop"] = overrides["date_start"]
+    return row
+
+
+def contacts_row(**overrides: Any) -> dict[str, Any]:
+    """One valid HubSpot contact raw row; personal values are easy to search for."""
+    row = {
+        "id": "100451",
+        "email": "ada.lovelace@example.org",
+        "firstname": "Adelheid",
+        "lastname": "Lovelacewitz",
+        "country": "Germany",
+        "hs_analytics_source": "PAID_SOCIAL",
+        "utm_source": "facebook",
+        "utm_campaign": "brand_de",
+        "createdate": "2024-02-01T09:30:00.123Z",
+        "lastmodifieddate": "2024-03-15T12:01:02.345Z",
+        "created_at": "2024-02-01T09:30:00.123Z",
+        "updated_at": "2024-03-15T12:01:02.345Z",
+        "archived": "false",
+        "_landed_file": LANDED.format(source="hubspot", entity="contacts", day="2024-03-15"),
+        "_extraction_id": "contacts-20240316T010000Z",
+    }
+    row.update(overrides)
+    return row
+
+
+def deals_row(**overrides: Any) -> dict[str, Any]:
+    """One valid HubSpot deal raw row."""
+    row = {
+        "id": "500123",
+        "dealname": "Acme renewal",
+        "amount": "1500.00",
+        "deal_currency_code": "EUR",
+        "dealstage": "closedwon",
+        "pipeline": "default",
+        "closedate": "2024-03-15T12:00:00Z",
+        "createdate": "2024-02-01T09:30:00.123Z",
+        "hs_lastmodifieddate": "2024-03-15T12:01:02.345Z",
+        "created_at": "2024-02-01T09:30:00.123Z",
+        "updated_at": "2024-03-15T12:01:02.345Z",
+        "archived": "false",
+        "_landed_file": LANDED.format(source="hubspot", entity="deals", day="2024-03-15"),
+        "_extraction_id": "deals-20240316T010000Z",
+    }
+    row.update(overrides)
+    return row
+
+
+def deal_contacts_row(**overrides: Any) -> dict[str, Any]:
+    """One valid HubSpot deal-contact association raw row."""
+    row = {
+        "deal_id": "500123",
+        "contact_id": "100451",
+        "association_type_id": "3",
+        "_landed_file": LANDED.format(source="hubspot", entity="deal_contacts", day="2024-03-15"),
+        "_extraction_id": "deal_contacts-20240316T010000Z",
+    }
+    row.update(overrides)
+    return row
+
+
+ROW_BUILDERS = {
+    ("meta_ads", "insights"): insights_row,
+    ("hubspot", "contacts"): contacts_row,
+    ("hubspot", "deals"): deals_row,
+    ("hubspot", "deal_contacts"): deal_contacts_row,
+}
+
+
+def good_batch(source: str, entity: str, rows: int = 3) -> pd.DataFrame:
+    """A valid batch of ``rows`` distinct rows for any entity."""
+    build = ROW_BUILDERS[(source, entity)]
+    records = []
+    for i in range(rows):
+        if entity == "insights":
+            records.append(build(campaign_id=str(120200000001 + i)))
+        elif entity == "deal_contacts":
+            records.append(build(contact_id=str(100451 + i)))
+        elif entity == "contacts":
+            records.append(build(id=str(100451 + i), email=f"person{i}@example.org"))
+        else:
+            records.append(build(id=str(500123 + i)))
+    return pd.DataFrame(records)
+
+
+def empty_batch(source: str, entity: str) -> pd.DataFrame:
+    """A batch with the right columns and no rows."""
+    return pd.DataFrame(columns=list(ROW_BUILDERS[(source, entity)]().keys()), dtype=object)
+
+
+def insights_batch(rows: int, day: str = "2024-03-01") -> pd.DataFrame:
+    """``rows`` valid insights rows of one day (distinct campaigns and countries)."""
+    countries = ["US", "DE", "FR", "GB", "CH", "AT", "NL", "BE", "IT", "ES"]
+    return pd.DataFrame(
+        [
+            insights_row(
+                campaign_id=str(120200000000 + i // len(countries)),
+                country=countries[i % len(countries)],
+                spend=f"{(i % 997) * 1.37:.2f}",
+                date_start=day,
+            )
+            for i in range(rows)
+        ]
+    )
+
+
+def failure_for(error: DataQualityError, expectation_type: str, column: str | None) -> Any:
+    """Return the report's failure of that expectation on that column."""
+    for failure in error.report.failures:
+        if failure.expectation_type == expectation_type and failure.column == column:
+            return failure
+    raise AssertionError(
+        f"no failure {expectation_type} on {column}: "
+        f"{[(f.expectation_type, f.column) for f in error.report.failures]}"
+    )
+
+
+def suite_document(source: str, entity: str) -> dict[str, Any]:
+    """The suite file's JSON."""
+    return json.loads((EXPECTATIONS_DIR / f"{source}__{entity}.json").read_text())
+
+
+# --------------------------------------------------------------------------- GX once
+
+
+@dataclasses.dataclass
+class Warm:
+    """What the first validation of this module showed."""
+
+    imported_here: bool
+    gx_records: list[logging.LogRecord]
+    stderr: str
+
+
+@pytest.fixture(scope="module")
+def gx_warm(settings: Settings) -> Iterator[Warm]:
+    """Import GX once (through the first validation), timing it and capturing its noise."""
+    imported_here = "great_expectations" not in sys.modules
+    records: list[logging.LogRecord] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if record.name.startswith("great_expectations"):
+                records.append(record)
+
+    root = logging.getLogger()
+    handler, old_level = Collect(level=logging.DEBUG), root.level
+    root.addHandler(handler)
+    # Anything GX logs below WARNING would now reach the handler unless quietened.
+    root.setLevel(logging.DEBUG)
+    stderr = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(stderr):
+            started = time.perf_counter()
+            quality._import_gx()
+            TIMINGS["import"] = time.perf_counter() - started
+            started = time.perf_counter()
+            validate_batch(
+                "meta_ads",
+                "insights",
+                good_batch("meta_ads", "insights"),
+                label="warm-up",
+                settings=settings,
+            )
+            TIMINGS["first_validation"] = time.perf_counter() - started
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(old_level)
+    yield Warm(imported_here=imported_here, gx_records=records, stderr=stderr.getvalue())
+
+
+# --------------------------------------------------------------------------- suites (no GX)
+
+
+def test_module_import_does_not_import_great_expectations() -> None:
+    code = "import sys, reach2revenue.quality; print('great_expectations' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_every_raw_table_in_the_architecture_has_a_matching_suite(settings: Settings) -> None:
+    assert quality.check_suites_cover_architecture(settings) == []
+    tables = quality.raw_tables_in_architecture()
+    assert set(tables) == {
+        "meta_ads_insights",
+        "hubspot_contacts",
+        "hubspot_deals",
+        "hubspot_deal_contacts",
+    }
+    assert sorted(quality.list_suites(settings)) == sorted(ROW_BUILDERS)
+
+
+def test_architecture_check_reports_a_missing_suite(settings: Settings, tmp_path: Path) -> None:
+    for source, entity in quality.list_suites(settings):
+        if entity != "deals":
+            path = quality.suite_path(source, entity, settings)
+            (tmp_path / path.name).write_text(path.read_text())
+    problems = quality.check_suites_cover_architecture(
+        dataclasses.replace(settings, expectations_dir=tmp_path)
+    )
+    assert len(problems) == 1 and "raw.hubspot_deals has no suite" in problems[0]
+
+
+def test_suite_path_and_missing_suite(settings: Settings) -> None:
+    assert quality.suite_path("hubspot", "deals", settings) == EXPECTATIONS_DIR / (
+        "hubspot__deals.json"
+    )
+    with pytest.raises(FileNotFoundError, match="google_ads/campaigns"):
+        quality.load_suite_document("google_ads", "campaigns", settings)
+
+
+def test_known_currencies_in_suites_equal_the_fx_seed() -> None:
+    with FX_RATES.open(newline="") as handle:
+        seed = {row["currency_code"] for row in csv.DictReader(handle)}
+    assert seed == {"EUR", "USD", "GBP", "CHF", "CAD", "AUD", "JPY", "SGD"}
+    for (source, entity), column in {
+        ("meta_ads", "insights"): "account_currency",
+        ("hubspot", "deals"): "deal_currency_code",
+    }.items():
+        sets = [
+            set(e["kwargs"]["value_set"])
+            for e in suite_document(source, entity)["expectations"]
+            if e["type"] == "expect_column_values_to_be_in_set" and e["kwargs"]["column"] == column
+        ]
+        assert sets == [seed], f"{source}__{entity}.json {column} drifted from fx_rates.csv"
+
+
+# --------------------------------------------------------------------------- GX runs
+
+
+def test_suites_load_as_gx_expectation_suites(gx_warm: Warm) -> None:
+    import great_expectations as gx
+
+    for source, entity in ROW_BUILDERS:
+        document = suite_document(source, entity)
+        suite = gx.ExpectationSuite(**document)
+        assert suite.name == f"{source}__{entity}"
+        assert len(suite.expectations) == len(document["expectations"]) >= 10
+
+
+@pytest.mark.parametrize(("source", "entity"), list(ROW_BUILDERS))
+def test_good_batch_passes(gx_warm: Warm, settings: Settings, source: str, entity: str) -> None:
+    report = validate_batch(
+        source, entity, good_batch(source, entity), label="ok", settings=settings
+    )
+    assert isinstance(report, ValidationReport)
+    assert report.success and report.failures == []
+    assert report.row_count == 3
+    assert report.evaluated_expectations == len(suite_document(source, entity)["expectations"])
+    assert report.successful_expectations == report.evaluated_expectations
+    json.dumps(report.to_dict())
+
+
+def test_good_batch_with_optional_nulls_passes(gx_warm: Warm, settings: Settings) -> None:
+    insights = pd.DataFrame(
+        [insights_row(actions=None, reach=None, campaign_name=None), insights_row(country="DE")]
+    )
+    validate_batch("meta_ads", "insights", insights, label="nulls", settings=settings)
+    open_deal = pd.DataFrame(
+        [deals_row(amount=None, closedate=None, dealstage="appointmentscheduled")]
+    )
+    validate_batch("hubspot", "deals", open_deal, label="open deal", settings=settings)
+
+
+@pytest.mark.parametrize("spend", ["-5.00", "abc", "", "1,50", "12.34 "])
+def test_bad_spend_fails_naming_expectation_column_date_and_landed_file(
+    gx_warm: Warm, settings: Settings, spend: str
+) -> None:
+    bad_file = LANDED.format(source="meta_ads", entity="insights", day="2024-03-02")
+    frame = pd.DataFrame(
+        [
+            insights_row(),
+            insights_row(date_start="2024-03-02", country="DE", spend=spend, _landed_file=bad_file),
+        ]
+    )
+    label = "meta_ads/insights 2024-03-01..2024-03-03 account 1000001"
+    with pytest.raises(DataQualityError) as caught:
+        validate_batch("meta_ads", "insights", frame, label=label, settings=settings)
+
+    failure = failure_for(caught.value, "expect_column_values_to_match_regex", "spend")
+    assert failure.unexpected_count == 1
+    assert failure.dates == ["2024-03-02"]
+    assert failure.examples == [
+        {
+            "account_id": "1000001",
+            "campaign_id": "120200000001",
+            "date_start": "2024-03-02",
+            "country": "DE",
+            "spend": spend,
+            "_landed_file": bad_file,
+        }
+    ]
+    message = str(caught.value)
+    for needle in (
+        "meta_ads/insights",
+        label,
+        "expect_column_values_to_match_regex",
+        "'spend'",
+        "^[0-9]+(?:\\.[0-9]+)?$",
+        "1 of 2 rows unexpected",
+        "2024-03-02",
+        bad_file,
+    ):
+        assert needle in message, f"{needle!r} missing from:\n{message}"
+    assert len(caught.value.report.failures) == 1
+    assert not caught.value.report.success
+
+
+def test_null_spend_fails(gx_warm: Warm, settings: Settings) -> None:
+    frame = pd.DataFrame([insights_row(spend=None)])
+    with pytest.raises(DataQualityError) as caught:
+        validate_batch("meta_ads", "insights", frame, label="null spend", settings=settings)
+    assert failure_for(caught.value, "expect_column_values_to_not_be_null", "spend")
+
+
+def test_missing_key_fails(gx_warm: Warm, settings: Settings) -> None:
+    frame = pd.DataFrame([contacts_row(), contacts_row(id=None, email="x@example.org")])
+    with pytest.raises(DataQualityError) as caught:
+        validate_batch("hubspot", "contacts", frame, label="contacts window", settings=settings)
+    failure = failure_for(caught.value, "expect_column_values_to_not_be_null", "id")
+    assert failure.unexpected_count == 1
+    assert failure.examples[0]["id"] is None
+    assert failure.dates == ["2024-03-15"]
+    assert "lastmodifieddate day(s): 2024-03-15" in str(caught.value)
+
+
+def test_duplicate_compound_key_fails(gx_warm: Warm, settings: Settings) -> None:
+    frame = pd.DataFrame([insights_row(), insights_row(spend="1.00"), insights_row(country="DE")])
+    with pytest.raises(DataQualityError) as caught:
+        validate_batch("meta_ads", "insights", frame, label="dupes", settings=settings)
+    failure = failure_for(
+        caught.value,
+        "expect_compound_columns_to_be_unique",
+        "account_id, campaign_id, date_start, country",
+    )
+    assert failure.unexpected_count == 2
+    assert len(failure.examples) == 2
+    assert failure.examples[0] == failure.examples[1]
+    assert set(failure.examples[0]) == {
+        "account_id",
+        "campaign_id",
+        "date_start",
+        "country",
+        "_landed_file",
+    }
+    assert len(caught.value.report.failures) == 1
+
+
+def test_duplicate_deal_contact_pair_fails(gx_warm: Warm, settings: Settings) -> None:
+    frame = pd.DataFrame([deal_contacts_row(), deal_contacts_row()])
+    with pytest.raises(DataQualityError) as caught:
+        validate_batch("hubspot", "deal_contacts", frame, label="assoc", settings=settings)
+    failure = failure_for(
+        caught.value, "expect_compound_columns_to_be_unique", "deal_id, contact_id"
+    )
+    assert failure.dates == []  # deal_contacts has no date column
+    assert "no parseable" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("source", "entity", "column"),
+    [("hubspot", "deals", "deal_currency_code"), ("meta_ads", "insights", "account_currency")],
+)
+def test_unknown_currency_fails(
+    gx_warm: Warm, settings: Settings, source: str, entity: str, column: str
+) -> None:
+    frame = pd.DataFrame([ROW_BUILDERS[(source, entity)](**{column: "XXX"})])
+    with pytest.raises(DataQualityError) as caught:
+        validate_batch(source, entity, frame, label="currency", settings=settings)
+    failure = failure_for(caught.value, "expect_column_values_to_be_in_set", column)
+    assert failure.examples[0][column] == "XXX"
+    assert "value_set=" in str(caught.value) and "'XXX'" in str(caught.value)
+
+
+def test_empty_insights_batch_fails_on_row_count(gx_warm: Warm, settings: Settings) -> None:
+    with pytest.raises(DataQualityError) as caught:
+        validate_batch(
+            "meta_ads",
+            "insights",
+            empty_batch("meta_ads", "insights"),
+            label="empty",
+            settings=settings,
+        )
+    [failure] = caught.value.report.failures
+    assert failure.expectation_type == "expect_table_row_count_to_be_between"
+    assert failure.observed_value == 0
+    assert "expect_table_row_count_to_be_between (min_value=1): observed 0" in str(caught.value)
+
+
+def test_empty_deal_contacts_batch_passes(gx_warm: Warm, settings: Settings) -> None:
+    report = validate_batch(
+        "hubspot",
+        "deal_contacts",
+        empty_batch("hubspot", "deal_contacts"),
+        label="none",
+        settings=settings,
+    )
+    assert report.success and report.row_count == 0
+
+
+def test_missing_and_extra_columns_fail(gx_warm: Warm, settings: Settings) -> None:
+    frame = good_batch("hubspot", "deals").drop(columns=["amount"]).assign(hs_object_id="1")
+    with pytest.raises(DataQualityError) as caught:
+        validate_batch("hubspot", "deals", frame, label="schema drift", settings=settings)
+    failure = failure_for(caught.value, "expect_table_columns_to_match_set", None)
+    assert failure.details == {
+        "mismatched": {"unexpected": ["hs_object_id"], "missing": ["amount"]}
+    }
+    # The regex on the missing column cannot run: reported, not crashed.
+    amount = failure_for(caught.value, "expect_column_values_to_match_regex", "amount")
+    assert amount.error is not None
+    message = str(caught.value)
+    assert "missing columns ['amount']" in message
+    assert "unexpected columns ['hs_object_id']" in message
+    assert "could not be evaluated" in message
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expectation_type", "column"),
+    [
+        (
+            {"date_start": "2024-02-30"},
+            "expect_column_values_to_match_strftime_format",
+            "date_start",
+        ),
+        (
+            {"date_stop": "2024-03-02"},
+            "expect_column_pair_values_to_be_equal",
+            "date_start, date_stop",
+        ),
+        ({"country": "Germany"}, "expect_column_values_to_match_regex", "country"),
+        ({"clicks": "-1"}, "expect_column_values_to_match_regex", "clicks"),
+        ({"impressions": "4000.0"}, "expect_column_values_to_match_regex", "impressions"),
+        (
+            {"actions": "[{'action_type': 'lead'}]"},
+            "expect_column_values_to_be_json_parseable",
+            "actions",
+        ),
+        ({"_landed_file": None}, "expect_column_values_to_not_be_null", "_landed_file"),
+    ],
+)
+def test_other_insights_defects_fail(
+    gx_warm: Warm, settings: Settings, overrides: dict[str, Any], expectation_type: str, column: str
+) -> None:
+    frame = pd.DataFrame([insights_row(country="FR"), insights_row(**overrides)])
+    with pytest.raises(DataQualityError) as caught:
+        validate_batch("meta_ads", "insights", frame, label="defect", settings=settings)
+    assert failure_for(caught.value, expectation_type, column).unexpected_count == 1
+
+
+@pytest.mark.parametrize(
+    ("overrides", "column"),
+    [
+        ({"hs_lastmodifieddate": "2024-03-15 12:01:02"}, "hs_lastmodifieddate"),
+        ({"closedate": "15/03/2024"}, "closedate"),
+        ({"amount": "-100.00"}, "amount"),
+        ({"id": "500123.0"}, "id"),
+        ({"archived": "no"}, "archived"),
+        ({"archived": "False"}, "archived"),  # str(bool), not the API's JSON text
+    ],
+)
+def test_deal_defects_fail(
+    gx_warm: Warm, settings: Settings, overrides: dict[str, Any], column: str
+) -> None:
+    frame = pd.DataFrame([deals_row(id="1"), deals_row(**overrides)])
+    with pytest.raises(DataQualityError) as caught:
+        validate_batch("hubspot", "deals", frame, label="deals", settings=settings)
+    failure = failure_for(caught.value, "expect_column_values_to_match_regex", column)
+    assert failure.unexpected_count == 1
+    assert failure.examples[0]["_landed_file"].endswith("page-00001.json")
+
+
+def test_personal_values_never_appear_in_messages_or_reports(
+    gx_warm: Warm, settings: Settings
+) -> None:
+    frame = pd.DataFrame(
+        [
+            contacts_row(),
+            contacts_row(
+                email="grace.hopper@example.org", firstname="Gracia", lastname="Hopperstein"
+            ),
+            contacts_row(
+                id=None, email="alan.turing@example.org", firstname="Alanus", lastname="Turingham"
+            ),
+            contacts_row(id="7", lastmodifieddate="yesterday", email="x.y@example.org"),
+        ]
+    )
+    with pytest.raises(DataQualityError) as caught:
+        validate_batch("hubspot", "contacts", frame, label="contacts", settings=settings)
+    exposed = str(caught.value) + json.dumps(caught.value.report.to_dict())
+    for row in frame.to_dict("records"):
+        for column in ("email", "firstname", "lastname"):
+            assert row[column] not in exposed
+    assert "@" not in exposed
+
+
+def test_personal_column_as_offending_column_is_masked(
+    gx_warm: Warm, settings: Settings, tmp_path: Path
+) -> None:
+    # A suite that does check e-mail addresses: the offending value itself must be masked.
+    document = suite_document("hubspot", "contacts")
+    document["expectations"].append(
+        {
+            "type": "expect_column_values_to_match_regex",
+            "kwargs": {"column": "email", "regex": "^[^@]+@[^@]+$"},
+        }
+    )
+    (tmp_path / "hubspot__contacts.json").write_text(json.dumps(document))
+    frame = pd.DataFrame([contacts_row(email="not-an-address.example.org")])
+    with pytest.raises(DataQualityError) as caught:
+        validate_batch(
+            "hubspot",
+            "contacts",
+            frame,
+            label="masked",
+            settings=dataclasses.replace(settings, expectations_dir=tmp_path),
+        )
+    failure = failure_for(caught.value, "expect_column_values_to_match_regex", "email")
+    assert failure.examples[0]["email"] == quality.MASK
+    assert "not-an-address" not in str(caught.value) + json.dumps(caught.value.report.to_dict())
+
+
+def test_edited_suite_is_reloaded(gx_warm: Warm, settings: Settings, tmp_path: Path) -> None:
+    path = tmp_path / "hubspot__deal_contacts.json"
+    document = suite_document("hubspot", "deal_contacts")
+    path.write_text(json.dumps(document))
+    tmp_settings = dataclasses.replace(settings, expectations_dir=tmp_path)
+    frame = empty_batch("hubspot", "deal_contacts")
+    validate_batch("hubspot", "deal_contacts", frame, label="before", settings=tmp_settings)
+    for expectation in document["expectations"]:
+        if expectation["type"] == "expect_table_row_count_to_be_between":
+            expectation["kwargs"]["min_value"] = 1
+    path.write_text(json.dumps(document, indent=1))  # another size: a new cache stamp
+    with pytest.raises(DataQualityError):
+        validate_batch("hubspot", "deal_contacts", frame, label="after", settings=tmp_settings)
+
+
+def test_report_to_dict_is_json(gx_warm: Warm, settings: Settings) -> None:
+    frame = pd.DataFrame(
+        [insights_row(spend="-1"), insights_row(country="DE", account_currency="XXX")]
+    )
+    with pytest.raises(DataQualityError) as caught:
+        validate_batch("meta_ads", "insights", frame, label="json", settings=settings)
+    data = json.loads(json.dumps(caught.value.report.to_dict()))
+    assert data["success"] is False and data["row_count"] == 2
+    assert {f["column"] for f in data["failures"]} == {"spend", "account_currency"}
+    assert data["batch_dates"] == ["2024-03-01"]
+    assert data["elapsed_seconds"] > 0
+
+
+def test_first_validation_is_quiet(gx_warm: Warm) -> None:
+    noisy = [r.getMessage() for r in gx_warm.gx_records if r.levelno < logging.WARNING]
+    assert noisy == [], noisy[:5]
+    assert "Calculating Metrics" not in gx_warm.stderr
+    assert "Skipping registering" not in gx_warm.stderr
+
+
+def test_timings(gx_warm: Warm, settings: Settings, record_property: Any) -> None:
+    """Measure the cached path: 5,000 insights rows, several times."""
+    frame = insights_batch(5000)
+    runs = []
+    for _ in range(3):
+        started = time.perf_counter()
+        report = validate_batch("meta_ads", "insights", frame, label="5k", settings=settings)
+        runs.append(time.perf_counter() - started)
+    assert report.row_count == 5000
+    small = []
+    for source, entity in ROW_BUILDERS:
+        started = time.perf_counter()
+        validate_batch(source, entity, good_batch(source, entity), label="small", settings=settings)
+        small.append(time.perf_counter() - started)
+    bad = frame.assign(spend="-1.00")
+    started = time.perf_counter()
+    with pytest.raises(DataQualityError):
+        validate_batch("meta_ads", "insights", bad, label="5k all bad", settings=settings)
+    failing = time.perf_counter() - started
+
+    TIMINGS["next_5000_rows"] = min(runs)
+    TIMINGS["next_small_batch"] = max(small)
+    TIMINGS["failing_5000_rows"] = failing
+    line = ", ".join(f"{name} {seconds:.2f}s" for name, seconds in TIMINGS.items())
+    print(f"\nGX timings (GX imported by this module: {gx_warm.imported_here}): {line}")
+    for name, seconds in TIMINGS.items():
+        record_property(f"seconds_{name}", round(seconds, 3))
+    # Generous bounds: this guards the per-process cache, not the machine's speed.
+    assert min(runs) < 5.0
+    assert max(small) < 2.0
