@@ -1,0 +1,61 @@
+-- Free-text country -> alias -> ISO-2 -> region. A spelling missing from the
+-- aliases seed gives country_code null and the Unassigned region.
+with
+
+contacts as (
+
+    select * from {{ ref('stg_hubspot__contacts') }}
+
+),
+
+country_aliases as (
+
+    select * from {{ ref('country_aliases') }}
+
+),
+
+countries as (
+
+    select * from {{ ref('countries') }}
+
+),
+
+contacts_normalised as (
+
+    select
+        contact_id,
+        country_raw,
+        {{ normalize_country_alias('country_raw') }} as country_alias,
+        analytics_source,
+        utm_source,
+        utm_campaign,
+        is_archived,
+        created_at
+
+    from contacts
+
+),
+
+mapped as (
+
+    select
+        contacts_normalised.contact_id,
+        contacts_normalised.country_raw,
+        countries.country_code,
+        coalesce(countries.region, {{ unassigned_region() }}) as region,
+        contacts_normalised.analytics_source,
+        contacts_normalised.utm_source,
+        contacts_normalised.utm_campaign,
+        countries.country_code is not null as is_country_matched,
+        contacts_normalised.is_archived,
+        contacts_normalised.created_at
+
+    from contacts_normalised
+    left join country_aliases
+        on contacts_normalised.country_alias = country_aliases.country_alias
+    left join countries
+        on country_aliases.country_code = countries.country_code
+
+)
+
+select * from mapped

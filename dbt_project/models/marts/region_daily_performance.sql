@@ -1,0 +1,152 @@
+-- The product: marketing spend and reach next to won revenue, per region and
+-- day, in the reporting currency. Every region x every day between the first and
+-- the last day with activity, zeros where nothing happened.
+with
+
+ad_insights as (
+
+    select * from {{ ref('int_ad_insights_converted_to_reporting_currency') }}
+
+),
+
+deals as (
+
+    select * from {{ ref('int_deals_converted_to_reporting_currency') }}
+
+),
+
+countries as (
+
+    select * from {{ ref('countries') }}
+
+),
+
+ad_performance_by_region_day as (
+
+    select
+        region,
+        report_date,
+        sum(spend_in_reporting_currency) as spend,
+        sum(impressions) as impressions,
+        sum(reach) as reach,
+        sum(clicks) as clicks,
+        sum(leads) as leads
+
+    from ad_insights
+    group by 1, 2
+
+),
+
+won_deals_by_region_day as (
+
+    select
+        region,
+        closed_date as report_date,
+        count(*) as deals_won,
+        sum(amount_in_reporting_currency) as revenue_won
+
+    from deals
+    where is_won and not is_archived
+    group by 1, 2
+
+),
+
+activity_days as (
+
+    select report_date from ad_performance_by_region_day
+    union all
+    select report_date from won_deals_by_region_day
+
+),
+
+activity_bounds as (
+
+    select
+        min(report_date) as first_date,
+        max(report_date) as last_date
+
+    from activity_days
+
+),
+
+calendar_days as (
+
+    {{ day_series('activity_bounds', 'first_date', 'last_date', 'report_date') }}
+
+),
+
+reporting_regions as (
+
+    select region from countries
+    union
+    -- Unassigned appears only when something could not be placed.
+    select region from ad_performance_by_region_day
+    union
+    select region from won_deals_by_region_day
+
+),
+
+region_days as (
+
+    select
+        reporting_regions.region,
+        calendar_days.report_date
+
+    from reporting_regions
+    cross join calendar_days
+
+),
+
+joined as (
+
+    select
+        region_days.region,
+        region_days.report_date,
+        cast(
+            coalesce(ad_performance_by_region_day.spend, 0) as decimal(18, 2)
+        ) as spend,
+        cast(
+            coalesce(ad_performance_by_region_day.impressions, 0) as bigint
+        ) as impressions,
+        cast(coalesce(ad_performance_by_region_day.reach, 0) as bigint) as reach,
+        cast(coalesce(ad_performance_by_region_day.clicks, 0) as bigint) as clicks,
+        cast(coalesce(ad_performance_by_region_day.leads, 0) as bigint) as leads,
+        cast(coalesce(won_deals_by_region_day.deals_won, 0) as bigint) as deals_won,
+        cast(
+            coalesce(won_deals_by_region_day.revenue_won, 0) as decimal(18, 2)
+        ) as revenue_won
+
+    from region_days
+    left join ad_performance_by_region_day
+        on
+            region_days.region = ad_performance_by_region_day.region
+            and region_days.report_date = ad_performance_by_region_day.report_date
+    left join won_deals_by_region_day
+        on
+            region_days.region = won_deals_by_region_day.region
+            and region_days.report_date = won_deals_by_region_day.report_date
+
+),
+
+final as (
+
+    select
+        region || '|' || cast(report_date as {{ dbt.type_string() }})
+            as region_day_id,
+        region,
+        report_date,
+        '{{ var("reporting_currency") }}' as reporting_currency_code,
+        spend,
+        impressions,
+        reach,
+        clicks,
+        leads,
+        deals_won,
+        revenue_won,
+        {{ divide_rounded('revenue_won', 'spend', 4) }} as roas
+
+    from joined
+
+)
+
+select * from final

@@ -1,0 +1,45 @@
+-- email, firstname and lastname stop here: only a hash of the normalised email
+-- leaves staging.
+with
+
+source as (
+
+    select * from {{ source('hubspot', 'contacts') }}
+
+),
+
+renamed as (
+
+    select
+
+        ----------  ids
+        id as contact_id,
+        case
+            when nullif(trim(email), '') is not null
+                then sha256(lower(trim(email)))
+        end as email_hash,
+
+        ----------  strings
+        country as country_raw,
+        hs_analytics_source as analytics_source,
+        utm_source,
+        utm_campaign,
+
+        ----------  booleans
+        coalesce(cast(archived as boolean), false) as is_archived,
+
+        ----------  timestamps
+        cast(
+            nullif(coalesce(createdate, created_at), '') as {{ type_timestamptz() }}
+        ) as created_at,
+        cast(
+            nullif(coalesce(lastmodifieddate, updated_at), '')
+            as {{ type_timestamptz() }}
+        ) as modified_at,
+        _loaded_at as loaded_at
+
+    from source
+
+)
+
+select * from renamed

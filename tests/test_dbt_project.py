@@ -1,0 +1,564 @@
+"""The dbt project end to end on a small hand-made raw dataset.
+
+One temporary warehouse is built once per module (``dbt build``: seeds, models, data
+tests, unit tests); the tests then check the data itself against values computed by
+hand from the raw strings below and the FX seed:
+
+- JPY 2026-03 rate 0.00665064, 2026-04 rate 0.00666339; GBP 2026-03 rate
+  1.15854668; USD 2026-04 rate 0.96137408 (reporting currency EUR);
+- a deal closed at 2026-03-29T23:30:00Z counts on 2026-03-30 (Europe/Berlin, CEST).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from reach2revenue.settings import Settings
+from reach2revenue.transform import DbtBuildError, DbtRunSummary, dbt_build, dbt_parse
+
+RAW_COLUMNS: dict[str, list[str]] = {
+    "meta_ads_insights": [
+        "account_id",
+        "account_currency",
+        "campaign_id",
+        "campaign_name",
+        "date_start",
+        "date_stop",
+        "country",
+        "impressions",
+        "reach",
+        "clicks",
+        "spend",
+        "actions",
+    ],
+    "hubspot_contacts": [
+        "id",
+        "email",
+        "firstname",
+        "lastname",
+        "country",
+        "hs_analytics_source",
+        "utm_source",
+        "utm_campaign",
+        "createdate",
+        "lastmodifieddate",
+        "created_at",
+        "updated_at",
+        "archived",
+    ],
+    "hubspot_deals": [
+        "id",
+        "dealname",
+        "amount",
+        "deal_currency_code",
+        "dealstage",
+        "pipeline",
+        "closedate",
+        "createdate",
+        "hs_lastmodifieddate",
+        "created_at",
+        "updated_at",
+        "archived",
+    ],
+    "hubspot_deal_contacts": ["deal_id", "contact_id", "association_type_id"],
+}
+
+
+def _actions(*pairs: tuple[str, int]) -> str:
+    """Meta ``actions`` as the Graph API sends it: a JSON list with string values."""
+    return json.dumps([{"action_type": kind, "value": str(value)} for kind, value in pairs])
+
+
+ACCOUNT_CURRENCIES = {"1001": "EUR", "2002": "JPY", "3003": "GBP"}
+CAMPAIGN_NAMES = {
+    "120210001": "Spring DACH",
+    "120210002": "Benelux",
+    "120220001": "Japan launch",
+    "120230001": "UK prospecting",
+}
+# account_id, campaign_id, date_start (= date_stop), country, impressions, reach, clicks,
+# spend, actions
+_INSIGHTS = [
+    ("1001", "120210001", "2026-03-28", "DE", "1000", "800", "50", "12.34",
+     _actions(("link_click", 50), ("lead", 3))),
+    ("1001", "120210001", "2026-03-28", "AT", "500", "400", "20", "5.66", _actions(("lead", 1))),
+    ("1001", "120210002", "2026-03-28", "NL", "300", "250", "9", "7.50", None),
+    ("2002", "120220001", "2026-03-29", "JP", "4000", "3100", "120", "1234",
+     _actions(("lead", 2), ("onsite_conversion.lead_grouped", 2))),
+    ("2002", "120220001", "2026-04-01", "JP", "9000", "7000", "300", "5000", "[]"),
+    ("3003", "120230001", "2026-03-30", "GB", "2500", "2000", "80", "100.00",
+     _actions(("lead", 5))),
+    ("3003", "120230001", "2026-03-30", "unknown", "40", "35", "1", "3.10", None),
+]  # fmt: skip
+META_INSIGHTS = [
+    (account, ACCOUNT_CURRENCIES[account], campaign, CAMPAIGN_NAMES[campaign], day, day, *rest)
+    for account, campaign, day, *rest in _INSIGHTS
+]
+
+_TS = "2026-03-01T09:00:00Z"
+HUBSPOT_CONTACTS = [
+    # id, email, firstname, lastname, country, hs_analytics_source; utm_*, the four
+    # timestamps and archived are added in load_raw_dataset
+    ("901", "Anna.Mueller@Example.com ", "Anna", "Müller", "Deutschland", "PAID_SOCIAL"),
+    ("902", "jonas.weber@example.de", "Jonas", "Weber", " germany ", "ORGANIC_SEARCH"),
+    ("903", "lea.huber@example.at", "Lea", "Huber", "DE", "DIRECT_TRAFFIC"),
+    ("904", "max.power@example.com", "Max", "Power", "Narnia", "DIRECT_TRAFFIC"),
+    ("905", "oliver.smith@example.co.uk", "Oliver", "Smith", "United Kingdom", "PAID_SOCIAL"),
+    ("906", "haruto.sato@example.jp", "Haruto", "Sato", "日本", "PAID_SOCIAL"),
+    ("907", "no.country@example.com", "No", "Country", None, "OFFLINE"),
+    ("1001", "zed.zero@example.com", "Zed", "Zero", "Atlantis", "REFERRALS"),
+]
+HUBSPOT_DEALS = [
+    # id, dealname, amount, currency, stage, closedate, archived
+    ("5001", "Müller GmbH annual plan", "1000.00", "EUR", "closedwon", "2026-03-29T23:30:00Z",
+     "false"),
+    ("5002", "Sato KK pilot", "50000", "JPY", "closedwon", "2026-03-29T10:00:00Z", "false"),
+    ("5003", "Smith & Sons", "250.50", "GBP", "closedwon", "2026-03-30T12:00:00.000Z", "false"),
+    ("5004", "Weber lost", "700", "EUR", "closedlost", "2026-03-30T09:00:00Z", "false"),
+    ("5005", "Anonymous US", "120.00", "USD", "closedwon", "2026-04-01T08:00:00Z", "false"),
+    ("5006", "Huber open", "9999", "EUR", "appointmentscheduled", "2026-06-30T00:00:00Z", "false"),
+    ("5007", "Deleted win", "500", "EUR", "closedwon", "2026-03-31T10:00:00Z", "true"),
+]  # fmt: skip
+HUBSPOT_DEAL_CONTACTS = [
+    ("5001", "901", "3"),
+    ("5002", "906", "3"),
+    ("5003", "1001", "3"),
+    ("5003", "905", "3"),
+    ("5004", "902", "3"),
+    ("5006", "903", "3"),
+    ("5007", "903", "3"),
+    ("5005", "999", "3"),  # contact not loaded (yet): the deal stays Unassigned
+]
+
+REGIONS = ["APAC", "DACH", "North America", "UK & Ireland", "Unassigned", "Western Europe"]
+DAYS = [
+    date(2026, 3, 28),
+    date(2026, 3, 29),
+    date(2026, 3, 30),
+    date(2026, 3, 31),
+    date(2026, 4, 1),
+]
+
+# (region, day) -> spend, impressions, reach, clicks, leads, deals_won, revenue_won, roas
+EXPECTED_ACTIVITY: dict[tuple[str, date], tuple[Any, ...]] = {
+    # 12.34 + 5.66 EUR; leads 3 + 1
+    ("DACH", date(2026, 3, 28)): ("18.00", 1500, 1200, 70, 4, 0, "0.00", "0.0000"),
+    ("Western Europe", date(2026, 3, 28)): ("7.50", 300, 250, 9, 0, 0, "0.00", "0.0000"),
+    # spend 1234 JPY * 0.00665064 = 8.20688976; deal 50000 JPY * 0.00665064 = 332.532
+    # roas 332.53 / 8.21 = 40.50304...
+    ("APAC", date(2026, 3, 29)): ("8.21", 4000, 3100, 120, 2, 1, "332.53", "40.5030"),
+    # closed 2026-03-29T23:30:00Z = 2026-03-30 01:30 in Berlin
+    ("DACH", date(2026, 3, 30)): ("0.00", 0, 0, 0, 0, 1, "1000.00", None),
+    # 100.00 GBP * 1.15854668 = 115.854668; deal 250.50 GBP = 290.21594334
+    # (region of the lowest contact id 905, not "1001"); roas 290.22 / 115.85 = 2.50513...
+    ("UK & Ireland", date(2026, 3, 30)): ("115.85", 2500, 2000, 80, 5, 1, "290.22", "2.5051"),
+    # country "unknown": 3.10 GBP * 1.15854668 = 3.591494708
+    ("Unassigned", date(2026, 3, 30)): ("3.59", 40, 35, 1, 0, 0, "0.00", "0.0000"),
+    # April rate: 5000 JPY * 0.00666339 = 33.31695 (March rate would give 33.25)
+    ("APAC", date(2026, 4, 1)): ("33.32", 9000, 7000, 300, 0, 0, "0.00", "0.0000"),
+    # deal without contact: 120.00 USD * 0.96137408 = 115.3648896
+    ("Unassigned", date(2026, 4, 1)): ("0.00", 0, 0, 0, 0, 1, "115.36", None),
+}
+
+MART_COLUMNS = [
+    "region_day_id",
+    "region",
+    "report_date",
+    "reporting_currency_code",
+    "spend",
+    "impressions",
+    "reach",
+    "clicks",
+    "leads",
+    "deals_won",
+    "revenue_won",
+    "roas",
+]
+INT_AD_INSIGHTS = "intermediate.int_ad_insights_converted_to_reporting_currency"
+PERSONAL_COLUMNS = {"email", "firstname", "lastname", "dealname", "deal_name"}
+
+
+def create_raw_schema(connection: duckdb.DuckDBPyConnection) -> None:
+    """Create the raw tables exactly as docs/architecture.md describes them."""
+    connection.execute("create schema if not exists raw")
+    for table, columns in RAW_COLUMNS.items():
+        column_sql = ", ".join(f"{column} varchar" for column in columns)
+        connection.execute(
+            f"create or replace table raw.{table} ({column_sql}, _landed_file varchar, "
+            "_extraction_id varchar, _loaded_at timestamptz)"
+        )
+
+
+def insert_raw(
+    connection: duckdb.DuckDBPyConnection, table: str, rows: list[tuple[Any, ...]]
+) -> None:
+    """Append rows (API columns only) plus lineage columns to one raw table."""
+    columns = RAW_COLUMNS[table]
+    placeholders = ", ".join("?" for _ in range(len(columns) + 3))
+    connection.executemany(
+        f"insert into raw.{table} values ({placeholders})",
+        [
+            (
+                *row,
+                f"landing/{table}/page-00001.json",
+                f"{table}-20260402T030000Z",
+                "2026-04-02 03:00:00+00",
+            )
+            for row in rows
+        ],
+    )
+
+
+def load_raw_dataset(warehouse_path: Path) -> None:
+    """Create the raw schema and load the hand-made dataset into a new warehouse."""
+    warehouse_path.parent.mkdir(parents=True, exist_ok=True)
+    with duckdb.connect(str(warehouse_path)) as connection:
+        create_raw_schema(connection)
+        insert_raw(connection, "meta_ads_insights", META_INSIGHTS)
+        insert_raw(
+            connection,
+            "hubspot_contacts",
+            [
+                (*contact, "facebook", "spring_2026", _TS, _TS, _TS, _TS, "false")
+                for contact in HUBSPOT_CONTACTS
+            ],
+        )
+        insert_raw(
+            connection,
+            "hubspot_deals",
+            [
+                (
+                    deal_id,
+                    name,
+                    amount,
+                    currency,
+                    stage,
+                    "default",
+                    closed,
+                    _TS,
+                    closed,
+                    _TS,
+                    closed,
+                    archived,
+                )
+                for deal_id, name, amount, currency, stage, closed, archived in HUBSPOT_DEALS
+            ],
+        )
+        insert_raw(connection, "hubspot_deal_contacts", HUBSPOT_DEAL_CONTACTS)
+
+
+def query(settings: Settings, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
+    """Rows of one query against the built warehouse (read-only)."""
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as connection:
+        return connection.execute(sql, params or []).fetchall()
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Settings, DbtRunSummary]]:
+    """A warehouse with the raw dataset, built once by ``dbt build``."""
+    home = tmp_path_factory.mktemp("r2r_home")
+    warehouse_path = home / "warehouse" / "reach2revenue.duckdb"
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        monkeypatch.setenv("R2R_HOME", str(home))
+        monkeypatch.setenv("R2R_WAREHOUSE_PATH", str(warehouse_path))
+        monkeypatch.delenv("R2R_REPORTING_CURRENCY", raising=False)
+        monkeypatch.delenv("R2R_REPORTING_TIMEZONE", raising=False)
+        settings = Settings.from_env()
+        load_raw_dataset(settings.warehouse_path)
+        monkeypatch.delenv("R2R_WAREHOUSE_PATH")  # dbt_build sets it from the settings
+        cwd = Path.cwd()
+        summary = dbt_build(settings)
+        assert Path.cwd() == cwd
+        assert "R2R_WAREHOUSE_PATH" not in os.environ
+        yield settings, summary
+
+
+def test_build_ran_models_seeds_data_tests_and_unit_tests(
+    built: tuple[Settings, DbtRunSummary],
+) -> None:
+    settings, summary = built
+    assert summary.seeds_passed == 3
+    assert summary.models_passed == 10
+    assert summary.unit_tests_passed >= 3
+    assert summary.data_tests_passed >= 40
+    assert summary.skipped == 0
+    # only the dangling deal -> contact association warns; warnings do not fail the build
+    assert [node.unique_id.split(".")[2] for node in summary.nodes if node.status == "warn"] == [
+        "relationships_stg_hubspot__deal_contacts_contact_id__contact_id__ref_stg_hubspot__contacts_"
+    ]
+    assert summary.warnings == 1
+    assert {node.status for node in summary.nodes} <= {"success", "pass", "warn"}
+    unit_tests = {
+        node.unique_id.rsplit(".", 1)[-1]
+        for node in summary.nodes
+        if node.resource_type == "unit_test"
+    }
+    assert {
+        "test_contacts_country_spellings_map_to_regions",
+        "test_deals_converted_at_last_known_rate_on_reporting_day",
+        "test_fx_rates_intervals_fall_back_to_last_known_rate",
+    } <= unit_tests
+    assert summary.mart_rows == len(REGIONS) * len(DAYS)
+    assert (settings.home / "dbt" / "target" / "manifest.json").exists()
+    assert (settings.home / "dbt" / "logs" / "dbt.log").exists()
+
+
+def test_mart_columns_and_grain(built: tuple[Settings, DbtRunSummary]) -> None:
+    settings, _ = built
+    columns = query(
+        settings,
+        "select column_name from information_schema.columns "
+        "where table_schema = 'main' and table_name = 'region_daily_performance' "
+        "order by ordinal_position",
+    )
+    assert [column for (column,) in columns] == MART_COLUMNS
+    grid = query(
+        settings, "select region, report_date from main.region_daily_performance order by 1, 2"
+    )
+    assert grid == [(region, day) for region in REGIONS for day in DAYS]
+    ids = query(
+        settings,
+        "select region_day_id from main.region_daily_performance "
+        "where region = 'UK & Ireland' and report_date = date '2026-03-30'",
+    )
+    assert ids == [("UK & Ireland|2026-03-30",)]
+
+
+def test_mart_values_per_region_and_day(built: tuple[Settings, DbtRunSummary]) -> None:
+    settings, _ = built
+    rows = query(
+        settings,
+        "select region, report_date, reporting_currency_code, spend, impressions, reach, "
+        "clicks, leads, deals_won, revenue_won, roas from main.region_daily_performance",
+    )
+    assert len(rows) == len(REGIONS) * len(DAYS)
+    zero = ("0.00", 0, 0, 0, 0, 0, "0.00", None)
+    for region, day, currency, *measures in rows:
+        expected = EXPECTED_ACTIVITY.get((region, day), zero)
+        spend, impressions, reach, clicks, leads, deals_won, revenue, roas = expected
+        assert currency == "EUR"
+        assert measures == [
+            Decimal(spend),
+            impressions,
+            reach,
+            clicks,
+            leads,
+            deals_won,
+            Decimal(revenue),
+            None if roas is None else Decimal(roas),
+        ], (region, day)
+    totals = query(
+        settings,
+        "select sum(spend), sum(revenue_won), sum(deals_won), sum(leads) "
+        "from main.region_daily_performance",
+    )
+    assert totals == [(Decimal("186.47"), Decimal("1738.11"), 4, 11)]
+
+
+def test_empty_day_is_all_zeros(built: tuple[Settings, DbtRunSummary]) -> None:
+    """2026-03-31 only has an archived won deal, which does not count."""
+    settings, _ = built
+    rows = query(
+        settings,
+        "select distinct spend, impressions, leads, deals_won, revenue_won, roas "
+        "from main.region_daily_performance where report_date = date '2026-03-31'",
+    )
+    assert rows == [(Decimal("0.00"), 0, 0, 0, Decimal("0.00"), None)]
+
+
+def test_currency_conversions(built: tuple[Settings, DbtRunSummary]) -> None:
+    settings, _ = built
+    ads = query(
+        settings,
+        "select currency_code, report_date, spend_in_account_currency, fx_rate, "
+        f"spend_in_reporting_currency from {INT_AD_INSIGHTS} "
+        "where currency_code in ('JPY', 'GBP') order by 1, 2, 3",
+    )
+    assert ads == [
+        ("GBP", date(2026, 3, 30), Decimal("3.10"), Decimal("1.15854668"), Decimal("3.59")),
+        ("GBP", date(2026, 3, 30), Decimal("100.00"), Decimal("1.15854668"), Decimal("115.85")),
+        ("JPY", date(2026, 3, 29), Decimal("1234.00"), Decimal("0.00665064"), Decimal("8.21")),
+        ("JPY", date(2026, 4, 1), Decimal("5000.00"), Decimal("0.00666339"), Decimal("33.32")),
+    ]
+    deals = query(
+        settings,
+        "select deal_id, currency_code, closed_date, fx_rate, amount_in_reporting_currency, region "
+        "from intermediate.int_deals_converted_to_reporting_currency "
+        "where deal_id in ('5002', '5003', '5005') order by 1",
+    )
+    assert deals == [
+        ("5002", "JPY", date(2026, 3, 29), Decimal("0.00665064"), Decimal("332.53"), "APAC"),
+        (
+            "5003",
+            "GBP",
+            date(2026, 3, 30),
+            Decimal("1.15854668"),
+            Decimal("290.22"),
+            "UK & Ireland",
+        ),
+        ("5005", "USD", date(2026, 4, 1), Decimal("0.96137408"), Decimal("115.36"), "Unassigned"),
+    ]
+
+
+def test_deal_closed_late_utc_counts_on_next_berlin_day(
+    built: tuple[Settings, DbtRunSummary],
+) -> None:
+    settings, _ = built
+    deal = query(
+        settings,
+        "select cast(closed_at at time zone 'UTC' as varchar), closed_date, region "
+        "from intermediate.int_deals_converted_to_reporting_currency where deal_id = '5001'",
+    )
+    assert deal == [("2026-03-29 23:30:00", date(2026, 3, 30), "DACH")]
+    per_day = query(
+        settings,
+        "select report_date, deals_won from main.region_daily_performance "
+        "where region = 'DACH' and deals_won > 0",
+    )
+    assert per_day == [(date(2026, 3, 30), 1)]
+
+
+def test_country_spellings_and_unknown_country(built: tuple[Settings, DbtRunSummary]) -> None:
+    settings, _ = built
+    contacts = query(
+        settings,
+        "select contact_id, country_code, region from intermediate.int_contacts_mapped_to_regions "
+        "order by length(contact_id), contact_id",
+    )
+    assert contacts == [
+        ("901", "DE", "DACH"),
+        ("902", "DE", "DACH"),
+        ("903", "DE", "DACH"),
+        ("904", None, "Unassigned"),
+        ("905", "GB", "UK & Ireland"),
+        ("906", "JP", "APAC"),
+        ("907", None, "Unassigned"),
+        ("1001", None, "Unassigned"),
+    ]
+    ads = query(
+        settings,
+        f"select country_code, region from {INT_AD_INSIGHTS} where region = 'Unassigned'",
+    )
+    assert ads == [("UNKNOWN", "Unassigned")]
+
+
+def test_leads_parsed_from_actions_json(built: tuple[Settings, DbtRunSummary]) -> None:
+    settings, _ = built
+    leads = query(
+        settings,
+        "select country_code, report_date, leads from staging.stg_meta_ads__insights order by 2, 1",
+    )
+    assert leads == [
+        ("AT", date(2026, 3, 28), 1),
+        ("DE", date(2026, 3, 28), 3),
+        ("NL", date(2026, 3, 28), 0),
+        ("JP", date(2026, 3, 29), 2),
+        ("GB", date(2026, 3, 30), 5),
+        ("UNKNOWN", date(2026, 3, 30), 0),
+        ("JP", date(2026, 4, 1), 0),
+    ]
+
+
+def test_no_personal_data_beyond_raw(built: tuple[Settings, DbtRunSummary]) -> None:
+    settings, _ = built
+    columns = query(
+        settings,
+        "select table_schema, table_name, column_name from information_schema.columns "
+        "where table_schema not in ('raw', 'information_schema', 'pg_catalog')",
+    )
+    schemas = {schema for schema, _, _ in columns}
+    assert {"main", "staging", "intermediate", "reference"} <= schemas
+    leaked = [column for column in columns if column[2].lower() in PERSONAL_COLUMNS]
+    assert leaked == []
+    downstream = [
+        column
+        for column in columns
+        if column[0] in {"main", "intermediate"}
+        and ("email" in column[2] or (column[2].endswith("name") and column[2] != "campaign_name"))
+    ]
+    assert downstream == []
+    hashes = query(
+        settings,
+        "select email_hash from staging.stg_hubspot__contacts where contact_id = '901'",
+    )
+    assert hashes == [(_sha256("anna.mueller@example.com"),)]
+
+
+def test_regions_mart(built: tuple[Settings, DbtRunSummary]) -> None:
+    settings, _ = built
+    regions = query(
+        settings, "select region, country_codes, country_count from main.regions order by 1"
+    )
+    assert regions == [
+        ("APAC", "AU, JP, SG", 3),
+        ("DACH", "AT, CH, DE", 3),
+        ("North America", "CA, US", 2),
+        ("UK & Ireland", "GB, IE", 2),
+        ("Unassigned", None, 0),
+        ("Western Europe", "BE, ES, FR, IT, NL", 5),
+    ]
+
+
+def test_second_build_changes_nothing(built: tuple[Settings, DbtRunSummary]) -> None:
+    settings, first = built
+    mart_sql = "select * from main.region_daily_performance order by region_day_id"
+    deals_sql = (
+        "select * from intermediate.int_deals_converted_to_reporting_currency order by deal_id"
+    )
+    before = (query(settings, mart_sql), query(settings, deals_sql))
+    second = dbt_build(settings)
+    assert (query(settings, mart_sql), query(settings, deals_sql)) == before
+    assert second.to_dict() | {"elapsed_seconds": 0} == first.to_dict() | {"elapsed_seconds": 0}
+
+
+def test_failing_data_test_raises_naming_the_node(
+    built: tuple[Settings, DbtRunSummary], tmp_path: Path
+) -> None:
+    settings, _ = built
+    broken = dataclasses.replace(
+        settings, warehouse_path=tmp_path / "warehouse" / "reach2revenue.duckdb"
+    )
+    broken.warehouse_path.parent.mkdir(parents=True)
+    shutil.copyfile(settings.warehouse_path, broken.warehouse_path)
+    with duckdb.connect(str(broken.warehouse_path)) as connection:
+        insert_raw(
+            connection,
+            "hubspot_contacts",
+            [("901", None, None, None, "France", None, None, None, _TS, _TS, _TS, _TS, "false")],
+        )
+    with pytest.raises(DbtBuildError) as raised:
+        dbt_build(broken, select="stg_hubspot__contacts")
+    message = str(raised.value)
+    assert "test.reach2revenue.unique_stg_hubspot__contacts_contact_id." in message
+    assert "[fail] (models/staging/hubspot/_hubspot__models.yml)" in message
+    assert [node.unique_id.split(".")[2] for node in raised.value.failures] == [
+        "unique_stg_hubspot__contacts_contact_id"
+    ]
+    # the published-to-be warehouse of the module is untouched
+    assert query(settings, "select count(*) from staging.stg_hubspot__contacts") == [(8,)]
+
+
+def test_dbt_parse_writes_manifest(built: tuple[Settings, DbtRunSummary]) -> None:
+    settings, _ = built
+    manifest = json.loads(dbt_parse(settings).read_text())
+    models = {
+        node["name"] for node in manifest["nodes"].values() if node["resource_type"] == "model"
+    }
+    assert {"region_daily_performance", "regions", "stg_meta_ads__insights"} <= models
+
+
+def _sha256(text: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(text.encode()).hexdigest()
