@@ -72,7 +72,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def run_generate(out: Path, start: date, days: int, scale: float, seed: int) -> int:
-    from reach2revenue.world import World
+    from reach2revenue.world import World, write_ground_truth_csv
 
     settings = Settings.from_env()
     world = World.generate(seed=seed, start=start, days=days, scale=scale)
@@ -81,19 +81,9 @@ def run_generate(out: Path, start: date, days: int, scale: float, seed: int) -> 
         reporting_currency=settings.reporting_currency,
         reporting_timezone=settings.reporting_timezone,
     )
-    write_ground_truth(truth, out / "ground_truth_region_daily.csv")
+    write_ground_truth_csv(truth, out / "ground_truth_region_daily.csv")
     console.print(f"world written to [bold]{out}[/] ({len(truth)} ground-truth region-days)")
     return 0
-
-
-def write_ground_truth(rows: Sequence[dict[str, Any]], path: Path) -> None:
-    import csv
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]) if rows else ["region", "date"])
-        writer.writeheader()
-        writer.writerows(rows)
 
 
 def run_serve(world_dir: Path, host: str, meta_port: int, hubspot_port: int) -> int:
@@ -126,7 +116,7 @@ def run_demo(home: Path, *, days: int, scale: float, seed: int) -> int:
     """Generate a world, serve it, run history + nightly through Airflow, print the mart."""
     from reach2revenue import airflow_runner, verify
     from reach2revenue.standins import start_standins
-    from reach2revenue.world import World
+    from reach2revenue.world import World, write_ground_truth_csv
 
     began = time.perf_counter()
     home = home.resolve()
@@ -156,7 +146,7 @@ def run_demo(home: Path, *, days: int, scale: float, seed: int) -> int:
             reporting_currency=settings.reporting_currency,
             reporting_timezone=settings.reporting_timezone,
         )
-        write_ground_truth(truth, home / "world" / "ground_truth_region_daily.csv")
+        write_ground_truth_csv(truth, home / "world" / "ground_truth_region_daily.csv")
     console.print(
         f"[green]✓[/] world: {start} .. {nightly_day} ({days + 1} days, scale {scale}, "
         f"seed {seed}) → {home / 'world'}"

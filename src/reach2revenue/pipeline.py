@@ -146,11 +146,11 @@ def load_and_validate(
             for table in raw.RAW_TABLES
         }
     for batch in batches:
-        loaded_through = max(_parse_instant(m.window_end) for m in batch.manifests)
-        state.advance_cursor(settings.landing_dir, batch.source, batch.entity, loaded_through)
+        state.advance_cursor(settings.landing_dir, batch.source, batch.entity, batch.loaded_through)
     summary = {
         "batches": [
-            {"batch": r.label, "rows": r.row_count, "expectations": r.evaluated} for r in reports
+            {"batch": r.label, "rows": r.row_count, "expectations": r.evaluated_expectations}
+            for r in reports
         ],
         "merged": merged,
         "raw_row_counts": row_counts,
@@ -199,13 +199,6 @@ def publish(settings: Settings | None = None) -> dict[str, Any]:
     from reach2revenue.publish import publish_warehouse
 
     return _as_dict(publish_warehouse(settings or Settings.from_env()))
-
-
-def _parse_instant(value: str) -> datetime:
-    if len(value) == 10:
-        return datetime.combine(date.fromisoformat(value), time(0), tzinfo=UTC)
-    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def _as_dict(value: Any) -> dict[str, Any]:

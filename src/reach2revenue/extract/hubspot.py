@@ -1,0 +1,419 @@
+"""HubSpot CRM: contacts and deals modified in a window, plus the deals' contact links.
+
+Incremental through the search API on the "last modified" property (contacts:
+``lastmodifieddate``, deals: ``hs_lastmodifieddate``), ascending, over the half-open
+window ``[start, end)`` in epoch milliseconds. The window starts at the run's interval
+start, or earlier at the cursor when a previous run failed or was missed, so no change is
+ever skipped; the first load (no cursor yet) fetches the whole CRM.
+
+Search refuses to page past 10,000 results per query; before that point the query is
+restarted from the last modified value seen (records of that millisecond come again and
+are deduplicated by id when loaded). Deal-to-contact associations for every fetched deal
+come from the v4 batch-read endpoint (at most 100 deals per call) and land as entity
+``deal_contacts``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from reach2revenue.extract._http import ApiClient, ApiRequestError, RateLimiter, RetryPolicy
+from reach2revenue.extract.credentials import ApiCredentials
+from reach2revenue.extract.state import read_cursor
+from reach2revenue.landing import (
+    Manifest,
+    extraction_stamp,
+    iso_utc,
+    partition_dir,
+    utc_now,
+    write_manifest,
+    write_page,
+)
+
+log = logging.getLogger(__name__)
+
+SOURCE = "hubspot"
+ENTITIES = ("contacts", "deals", "deal_contacts")
+
+CONTACT_PROPERTIES = (
+    "email",
+    "firstname",
+    "lastname",
+    "country",
+    "hs_analytics_source",
+    "utm_source",
+    "utm_campaign",
+    "createdate",
+    "lastmodifieddate",
+)
+DEAL_PROPERTIES = (
+    "dealname",
+    "amount",
+    "deal_currency_code",
+    "dealstage",
+    "pipeline",
+    "closedate",
+    "createdate",
+    "hs_lastmodifieddate",
+)
+MODIFIED_PROPERTY = {"contacts": "lastmodifieddate", "deals": "hs_lastmodifieddate"}
+PROPERTIES = {"contacts": CONTACT_PROPERTIES, "deals": DEAL_PROPERTIES}
+
+SEARCH_RESULT_CAP = 10_000  # HubSpot answers 400 when paging past this many results
+MAX_SEARCH_LIMIT = 200
+ASSOCIATION_BATCH_SIZE = 100
+ASSOCIATIONS_PATH = "crm/v4/associations/deals/contacts/batch/read"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+FIRST_LOAD_START = _EPOCH  # no cursor yet: fetch the whole CRM once
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def to_epoch_ms(moment: datetime) -> int:
+    """Epoch milliseconds of an instant (naive means UTC)."""
+    # Integer arithmetic: float timestamps can be a millisecond off.
+    return (_utc(moment) - _EPOCH) // timedelta(milliseconds=1)
+
+
+def parse_hubspot_instant(value: str | None) -> int | None:
+    """Epoch ms of a HubSpot datetime (ISO ``...Z`` or an epoch-ms string); None if unreadable."""
+    if not value:
+        return None
+    text = str(value).strip()
+    if text.isdigit():
+        return int(text)
+    try:
+        return to_epoch_ms(datetime.fromisoformat(text.replace("Z", "+00:00")))
+    except ValueError:
+        return None
+
+
+def window_start(
+    landing_dir: Path,
+    interval_start: datetime,
+    entities: Sequence[str],
+    initial_start: datetime | None = None,
+) -> datetime:
+    """Where the search window starts: the interval start, or earlier.
+
+    Earlier when a cursor of ``entities`` lies before it (a failed or missed run), and at
+    ``initial_start`` when an entity has no cursor yet (first load): a CRM is a set of
+    objects, not a stream of days, so the first load must also bring objects last
+    modified before the interval (the contact behind a deal won today). ``initial_start``
+    None keeps the interval start on a first load.
+    """
+    start = _utc(interval_start)
+    for entity in entities:
+        cursor = read_cursor(landing_dir, SOURCE, entity)
+        if cursor is None and initial_start is not None:
+            cursor = _utc(initial_start)
+        if cursor is not None and cursor < start:
+            start = cursor
+    return start
+
+
+class _Landing:
+    """Accumulates the pages of one entity's extraction and writes its manifest."""
+
+    def __init__(
+        self,
+        landing_dir: Path,
+        entity: str,
+        start: datetime,
+        end: datetime,
+        extracted_at: datetime,
+        client: ApiClient,
+    ) -> None:
+        self.entity = entity
+        self.start = start
+        self.end = end
+        self.extracted_at = extracted_at
+        self.extraction_id = extraction_stamp(extracted_at)
+        self.partition_date = start.date().isoformat()
+        self.directory = partition_dir(
+            landing_dir, SOURCE, entity, self.partition_date, self.extraction_id
+        )
+        self.client = client
+        self.pages: list[str] = []
+        self.records = 0
+        self._requests_before = client.request_count
+
+    def add(self, text: str, records: int) -> None:
+        index = len(self.pages) + 1
+        self.pages.append(write_page(self.directory, index, text, self.client.secrets))
+        self.records += records
+
+    def finish(self, params: dict[str, Any]) -> Path:
+        manifest = Manifest(
+            source=SOURCE,
+            entity=self.entity,
+            partition_date=self.partition_date,
+            window_start=iso_utc(self.start),
+            window_end=iso_utc(self.end),
+            extraction_id=self.extraction_id,
+            extracted_at=iso_utc(self.extracted_at),
+            pages=self.pages,
+            record_count=self.records,
+            request_count=self.client.request_count - self._requests_before,
+            params=params,
+        )
+        return write_manifest(self.directory, manifest)
+
+
+def search_pages(
+    client: ApiClient,
+    object_type: str,
+    *,
+    start_ms: int,
+    end_ms: int,
+    page_limit: int = MAX_SEARCH_LIMIT,
+    limiter: RateLimiter | None = None,
+    stats: dict[str, int] | None = None,
+    result_cap: int | None = None,
+) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    """Yield ``(response text, results)`` for every search page of one object type.
+
+    Restarts the query from the last modified value seen before passing the result cap
+    (``result_cap``, default `SEARCH_RESULT_CAP`); ``stats["restarts"]`` counts restarts.
+    """
+    cap = SEARCH_RESULT_CAP if result_cap is None else result_cap
+    prop = MODIFIED_PROPERTY[object_type]
+    limit = max(1, min(page_limit, MAX_SEARCH_LIMIT))
+    path = f"crm/v3/objects/{object_type}/search"
+    gte = start_ms
+    after: str | None = None
+    last_seen = start_ms
+    while True:
+        body: dict[str, Any] = {
+            "filterGroups": [
+                {
+                    "filters": [
+                        {"propertyName": prop, "operator": "GTE", "value": str(gte)},
+                        {"propertyName": prop, "operator": "LT", "value": str(end_ms)},
+                    ]
+                }
+            ],
+            "sorts": [{"propertyName": prop, "direction": "ASCENDING"}],
+            "properties": list(PROPERTIES[object_type]),
+            "limit": limit,
+        }
+        if after is not None:
+            body["after"] = after
+        response = client.post(path, body, limiter=limiter)
+        data = response.data if isinstance(response.data, dict) else {}
+        results = list(data.get("results") or [])
+        yield response.text, results
+        for record in results:
+            modified = parse_hubspot_instant((record.get("properties") or {}).get(prop))
+            if modified is None:
+                modified = parse_hubspot_instant(record.get("updatedAt"))
+            if modified is not None and modified > last_seen:
+                last_seen = modified
+        next_after = ((data.get("paging") or {}).get("next") or {}).get("after")
+        if not next_after or not results:
+            return
+        if str(next_after).isdigit() and int(next_after) + limit > cap:
+            if last_seen <= gte:
+                # Every result shares one millisecond: moving the filter cannot progress.
+                raise ApiRequestError(
+                    SOURCE,
+                    "POST",
+                    client.redact(client.url(path)),
+                    None,
+                    f"more than {cap} {object_type} share {prop}={gte}; narrow the window",
+                )
+            gte, after = last_seen, None
+            if stats is not None:
+                stats["restarts"] = stats.get("restarts", 0) + 1
+            continue
+        after = str(next_after)
+
+
+def _extract_objects(
+    client: ApiClient,
+    object_type: str,
+    *,
+    landing_dir: Path,
+    start: datetime,
+    end: datetime,
+    extracted_at: datetime,
+    page_limit: int,
+    limiter: RateLimiter | None,
+) -> tuple[Path, list[str]]:
+    """Land one object type's search pages; return the manifest and the ids seen (ordered)."""
+    landing = _Landing(landing_dir, object_type, start, end, extracted_at, client)
+    ids: dict[str, None] = {}
+    stats: dict[str, int] = {}
+    start_ms, end_ms = to_epoch_ms(start), to_epoch_ms(end)
+    for text, results in search_pages(
+        client,
+        object_type,
+        start_ms=start_ms,
+        end_ms=end_ms,
+        page_limit=page_limit,
+        limiter=limiter,
+        stats=stats,
+    ):
+        landing.add(text, len(results))
+        for record in results:
+            if record.get("id") is not None:
+                ids[str(record["id"])] = None
+    manifest = landing.finish(
+        {
+            "object_type": object_type,
+            "endpoint": f"/crm/v3/objects/{object_type}/search",
+            "modified_property": MODIFIED_PROPERTY[object_type],
+            "window_start_ms": start_ms,
+            "window_end_ms": end_ms,
+            "properties": list(PROPERTIES[object_type]),
+            "limit": max(1, min(page_limit, MAX_SEARCH_LIMIT)),
+            "restarts": stats.get("restarts", 0),
+            "unique_ids": len(ids),
+        }
+    )
+    return manifest, list(ids)
+
+
+def _extract_deal_contacts(
+    client: ApiClient,
+    deal_ids: Sequence[str],
+    *,
+    landing_dir: Path,
+    start: datetime,
+    end: datetime,
+    extracted_at: datetime,
+    limiter: RateLimiter | None,
+) -> Path:
+    """Land the contact associations of ``deal_ids`` (batch read, 100 deals per call).
+
+    The requested ids are kept in the manifest: a deal whose contacts were all removed is
+    absent from the response, and the loader must still clear its old links.
+    """
+    landing = _Landing(landing_dir, "deal_contacts", start, end, extracted_at, client)
+    pending: list[dict[str, str]] = [{"id": deal_id} for deal_id in deal_ids]
+    while pending:
+        chunk, pending = pending[:ASSOCIATION_BATCH_SIZE], pending[ASSOCIATION_BATCH_SIZE:]
+        response = client.post(ASSOCIATIONS_PATH, {"inputs": chunk}, limiter=limiter)
+        data = response.data if isinstance(response.data, dict) else {}
+        results = list(data.get("results") or [])
+        landing.add(response.text, sum(len(r.get("to") or []) for r in results))
+        for result in results:
+            # A deal with more contacts than one page holds: ask again from its cursor.
+            after = ((result.get("paging") or {}).get("next") or {}).get("after")
+            deal_id = (result.get("from") or {}).get("id")
+            if after and deal_id is not None:
+                pending.append({"id": str(deal_id), "after": str(after)})
+    return landing.finish(
+        {
+            "endpoint": f"/{ASSOCIATIONS_PATH}",
+            "from_object_type": "deals",
+            "to_object_type": "contacts",
+            "batch_size": ASSOCIATION_BATCH_SIZE,
+            "deal_ids": list(deal_ids),
+        }
+    )
+
+
+def extract_hubspot(
+    creds: ApiCredentials,
+    *,
+    interval_start: datetime,
+    interval_end: datetime,
+    landing_dir: Path,
+    page_limit: int = MAX_SEARCH_LIMIT,
+    entities: Sequence[str] = ENTITIES,
+    retry: RetryPolicy | None = None,
+    search_rate_per_sec: float = 4.5,
+    rate_per_sec: float = 9.0,
+    initial_start: datetime | None = FIRST_LOAD_START,
+    client: ApiClient | None = None,
+) -> list[Path]:
+    """Land contacts, deals and deal-contact links changed in the window; return manifests.
+
+    Args:
+        creds: Base URL and private-app token.
+        interval_start: Start of the run's interval (aware; naive means UTC).
+        interval_end: End of the interval, excluded.
+        landing_dir: Root of the landing zone.
+        page_limit: Search page size (HubSpot allows at most 200).
+        entities: Subset of ``contacts``, ``deals``, ``deal_contacts`` (associations need
+            the deals, so ``deal_contacts`` implies fetching deals).
+        retry: Retry policy (tests use tiny delays).
+        search_rate_per_sec: Client-side cap for search calls. HubSpot allows 5/s per
+            account in a rolling second; 4.5 leaves room for network jitter.
+        rate_per_sec: Cap for other calls (HubSpot: 100-200 per 10 s by tier).
+        initial_start: Window start for an entity without a cursor (first load); the
+            default fetches the whole CRM once. None starts at ``interval_start``.
+        client: A ready client (tests); otherwise one is built from ``creds``.
+
+    Returns:
+        Manifest paths in load order: contacts, deals, deal_contacts.
+    """
+    unknown = set(entities) - set(ENTITIES)
+    if unknown:
+        raise ValueError(f"unknown HubSpot entities {sorted(unknown)}; known: {ENTITIES}")
+    landing_dir = Path(landing_dir)
+    end = _utc(interval_end)
+    own_client = client is None
+    api = client or ApiClient(SOURCE, creds.base_url, creds.token, retry=retry)
+    search_limiter = RateLimiter(search_rate_per_sec)
+    limiter = RateLimiter(rate_per_sec)
+    extracted_at = utc_now()
+    manifests: list[Path] = []
+    try:
+        if "contacts" in entities:
+            start = window_start(landing_dir, interval_start, ["contacts"], initial_start)
+            path, ids = _extract_objects(
+                api,
+                "contacts",
+                landing_dir=landing_dir,
+                start=start,
+                end=end,
+                extracted_at=extracted_at,
+                page_limit=page_limit,
+                limiter=search_limiter,
+            )
+            manifests.append(path)
+            log.info("hubspot: contacts %s..%s: %d ids", iso_utc(start), iso_utc(end), len(ids))
+        if "deals" in entities or "deal_contacts" in entities:
+            # Links are fetched for the deals found, so the deals window must also cover
+            # any gap left in deal_contacts.
+            start = window_start(
+                landing_dir, interval_start, ["deals", "deal_contacts"], initial_start
+            )
+            path, deal_ids = _extract_objects(
+                api,
+                "deals",
+                landing_dir=landing_dir,
+                start=start,
+                end=end,
+                extracted_at=extracted_at,
+                page_limit=page_limit,
+                limiter=search_limiter,
+            )
+            if "deals" in entities:
+                manifests.append(path)
+            log.info("hubspot: deals %s..%s: %d ids", iso_utc(start), iso_utc(end), len(deal_ids))
+            if "deal_contacts" in entities:
+                manifests.append(
+                    _extract_deal_contacts(
+                        api,
+                        deal_ids,
+                        landing_dir=landing_dir,
+                        start=start,
+                        end=end,
+                        extracted_at=extracted_at,
+                        limiter=limiter,
+                    )
+                )
+    finally:
+        if own_client:
+            api.close()
+    log.info("hubspot: %d requests, %d retries", api.request_count, api.retry_count)
+    return manifests

@@ -1,0 +1,67 @@
+"""Extraction cursors: how far each source/entity is loaded, one JSON file each.
+
+A cursor is a coverage high-water mark ("loaded through"): every record of that entity
+modified (HubSpot) or reported (Meta) before the instant has been extracted, validated and
+merged. Extractors start at the cursor whenever it lies before their interval, so a failed
+or missed run leaves no gap. The pipeline advances a cursor only after the batch was
+validated and merged; a batch that fails validation is therefore fetched again next time.
+
+Files: ``<landing>/_state/<source>__<entity>.json``.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from reach2revenue.landing import atomic_write_text, iso_utc, utc_now
+
+STATE_DIR_NAME = "_state"
+
+
+def cursor_path(landing_dir: Path, source: str, entity: str) -> Path:
+    """Where the cursor of ``source``/``entity`` is kept."""
+    return Path(landing_dir) / STATE_DIR_NAME / f"{source}__{entity}.json"
+
+
+def _as_utc(moment: datetime | date) -> datetime:
+    """Aware UTC datetime; a date means its midnight UTC, a naive datetime means UTC."""
+    if not isinstance(moment, datetime):
+        return datetime(moment.year, moment.month, moment.day, tzinfo=UTC)
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def read_cursor(landing_dir: Path, source: str, entity: str) -> datetime | None:
+    """The "loaded through" instant of ``source``/``entity``, or None before the first load."""
+    path = cursor_path(landing_dir, source, entity)
+    if not path.exists():
+        return None
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return _as_utc(datetime.fromisoformat(data["loaded_through"]))
+
+
+def advance_cursor(
+    landing_dir: Path, source: str, entity: str, loaded_through: datetime | date
+) -> datetime:
+    """Move the cursor forward to ``loaded_through``; never backwards.
+
+    A backfill of old dates (``loaded_through`` before the current cursor) leaves the
+    cursor where it is. The file is replaced atomically. Returns the cursor in effect.
+    """
+    new = _as_utc(loaded_through)
+    current = read_cursor(landing_dir, source, entity)
+    if current is not None and current >= new:
+        return current
+    payload = {
+        "source": source,
+        "entity": entity,
+        "loaded_through": iso_utc(new),
+        "updated_at": iso_utc(utc_now()),
+    }
+    atomic_write_text(
+        cursor_path(landing_dir, source, entity), json.dumps(payload, indent=2) + "\n"
+    )
+    return new

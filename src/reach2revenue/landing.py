@@ -1,0 +1,210 @@
+"""The landing zone: response pages and manifests as files, written atomically.
+
+Layout (docs/architecture.md, "Landing zone")::
+
+    <landing>/<source>/<entity>/date=<YYYY-MM-DD>/<extraction_id>/page-00001.json
+    <landing>/<source>/<entity>/date=<YYYY-MM-DD>/<extraction_id>/_manifest.json
+
+Pages hold the exact response text; only secrets are rewritten (``access_token`` query
+parameters become ``REDACTED``). The manifest is written last, so a directory without one
+is an interrupted extraction and is never loaded.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+MANIFEST_NAME = "_manifest.json"
+REDACTED = "REDACTED"
+
+# Stops at the characters that end a query value in a URL, in JSON text (quote, escaped
+# slash) or in prose, so that a token inside a JSON-escaped `paging.next` is caught too.
+_ACCESS_TOKEN_RE = re.compile(r"(access_token=)[^&\s\"'\\<>]+", re.IGNORECASE)
+
+
+def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
+    """Return ``text`` with ``access_token`` values and any given secret replaced.
+
+    Args:
+        text: A URL, a log message or a whole response body.
+        secrets: Literal secret values (tokens) to blank wherever they appear; empty and
+            very short values are ignored so that redaction cannot shred ordinary text.
+    """
+    text = _ACCESS_TOKEN_RE.sub(rf"\g<1>{REDACTED}", text)
+    for secret in secrets:
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, REDACTED)
+    return text
+
+
+def utc_now() -> datetime:
+    """Current time as an aware UTC datetime (one place, so callers can be given a clock)."""
+    return datetime.now(UTC)
+
+
+def iso_utc(moment: datetime) -> str:
+    """Format an instant as ISO-8601 UTC with a ``Z`` suffix (naive means UTC)."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    text = moment.astimezone(UTC).isoformat()
+    return text.replace("+00:00", "Z")
+
+
+def extraction_stamp(moment: datetime) -> str:
+    """Compact UTC timestamp used in extraction ids (microseconds keep quick re-runs apart)."""
+    return moment.astimezone(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+
+
+def partition_dir(
+    landing_dir: Path, source: str, entity: str, partition_date: str, extraction_id: str
+) -> Path:
+    """Directory of one extraction in the landing zone."""
+    return Path(landing_dir) / source / entity / f"date={partition_date}" / extraction_id
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` via a temporary file in the same directory and a rename.
+
+    Readers (the loader, a concurrent listing) therefore see either no file or the whole
+    file, never a torn one.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp_name, path)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Atomically write UTF-8 text to ``path``."""
+    _atomic_write(path, text.encode("utf-8"))
+
+
+def page_name(index: int) -> str:
+    """File name of the ``index``-th page (1-based)."""
+    return f"page-{index:05d}.json"
+
+
+def write_page(directory: Path, index: int, body: str, secrets: Iterable[str | None] = ()) -> str:
+    """Land one response body (redacted) as ``page-<index>.json``; return the file name."""
+    name = page_name(index)
+    atomic_write_text(Path(directory) / name, redact(body, secrets))
+    return name
+
+
+@dataclass
+class Manifest:
+    """One extraction's ``_manifest.json`` (field names are the JSON keys).
+
+    ``window_start``/``window_end`` are ISO-8601 UTC instants for HubSpot and
+    ``YYYY-MM-DD`` days for Meta; both are half-open (``window_end`` is excluded).
+    ``path`` is where the manifest was read from (not part of the JSON).
+    """
+
+    source: str
+    entity: str
+    partition_date: str
+    window_start: str
+    window_end: str
+    extraction_id: str
+    extracted_at: str
+    pages: list[str]
+    record_count: int
+    request_count: int
+    params: dict[str, Any] = field(default_factory=dict)
+    path: Path | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def directory(self) -> Path:
+        """The extraction directory holding the pages (requires ``path``)."""
+        if self.path is None:
+            raise ValueError(f"manifest {self.extraction_id} has no path; read it from disk")
+        return self.path.parent
+
+    def page_paths(self) -> list[Path]:
+        """Absolute paths of the landed pages, in order."""
+        return [self.directory / name for name in self.pages]
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON object written to disk (without ``path``)."""
+        return {
+            "source": self.source,
+            "entity": self.entity,
+            "partition_date": self.partition_date,
+            "window_start": self.window_start,
+            "window_end": self.window_end,
+            "extraction_id": self.extraction_id,
+            "extracted_at": self.extracted_at,
+            "pages": list(self.pages),
+            "record_count": self.record_count,
+            "request_count": self.request_count,
+            "params": self.params,
+        }
+
+
+def write_manifest(directory: Path, manifest: Manifest) -> Path:
+    """Atomically write ``manifest`` into ``directory``; set and return its path."""
+    path = Path(directory) / MANIFEST_NAME
+    atomic_write_text(path, json.dumps(manifest.to_json(), indent=2, sort_keys=True) + "\n")
+    manifest.path = path
+    return path
+
+
+def read_manifest(path: Path | str) -> Manifest:
+    """Read a ``_manifest.json`` (or the extraction directory holding one)."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / MANIFEST_NAME
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return Manifest(
+        source=data["source"],
+        entity=data["entity"],
+        partition_date=data["partition_date"],
+        window_start=data["window_start"],
+        window_end=data["window_end"],
+        extraction_id=data["extraction_id"],
+        extracted_at=data["extracted_at"],
+        pages=list(data["pages"]),
+        record_count=int(data["record_count"]),
+        request_count=int(data["request_count"]),
+        params=dict(data.get("params") or {}),
+        path=path,
+    )
+
+
+def list_manifests(
+    directory: Path | str, source: str | None = None, entity: str | None = None
+) -> list[Path]:
+    """All manifest paths under ``directory`` (optionally one source/entity), sorted.
+
+    ``directory`` may be the landing root or any folder below it.
+    """
+    root = Path(directory)
+    if not root.exists():
+        return []
+    found = []
+    for path in root.rglob(MANIFEST_NAME):
+        # Layout: .../<source>/<entity>/date=<day>/<extraction_id>/_manifest.json
+        parts = path.parts
+        if len(parts) < 5:
+            continue
+        if source is not None and parts[-5] != source:
+            continue
+        if entity is not None and parts[-4] != entity:
+            continue
+        found.append(path)
+    return sorted(found)

@@ -1,0 +1,506 @@
+"""Landed pages to the ``raw`` schema: flatten, batch, merge idempotently.
+
+The pipeline does, per run::
+
+    batches = batches_from_manifests(paths)      # one Batch per source/entity
+    for batch in batches:
+        quality.validate_batch(...)              # nothing merged unless all pass
+    for batch in batches:
+        merge_batch(con, batch)                  # one transaction per batch
+
+Values stay exactly as the API sent them, as VARCHAR (lists and booleans as JSON text).
+Merge rules (docs/architecture.md, "Raw schema"):
+
+- ``raw.meta_ads_insights``: replace every row of the batch's ``(account_id, date_start)``
+  days, including days whose extraction returned no rows (delivery stopped, or Meta
+  restated the day to nothing).
+- ``raw.hubspot_contacts`` / ``raw.hubspot_deals``: upsert by ``id``; a row is never
+  replaced by one with an older last-modified timestamp (late or replayed extractions).
+- ``raw.hubspot_deal_contacts``: replace all links of each deal in the batch, including
+  deals that now have no contact at all.
+
+Loading the same manifests twice therefore leaves exactly one copy of every row.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime, time
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from reach2revenue.landing import Manifest, read_manifest
+
+META_INSIGHTS_COLUMNS = (
+    "account_id",
+    "account_currency",
+    "campaign_id",
+    "campaign_name",
+    "date_start",
+    "date_stop",
+    "country",
+    "impressions",
+    "reach",
+    "clicks",
+    "spend",
+    "actions",
+)
+HUBSPOT_CONTACT_COLUMNS = (
+    "id",
+    "email",
+    "firstname",
+    "lastname",
+    "country",
+    "hs_analytics_source",
+    "utm_source",
+    "utm_campaign",
+    "createdate",
+    "lastmodifieddate",
+    "created_at",
+    "updated_at",
+    "archived",
+)
+HUBSPOT_DEAL_COLUMNS = (
+    "id",
+    "dealname",
+    "amount",
+    "deal_currency_code",
+    "dealstage",
+    "pipeline",
+    "closedate",
+    "createdate",
+    "hs_lastmodifieddate",
+    "created_at",
+    "updated_at",
+    "archived",
+)
+HUBSPOT_DEAL_CONTACT_COLUMNS = ("deal_id", "contact_id", "association_type_id")
+
+LINEAGE_COLUMNS = ("_landed_file", "_extraction_id")
+
+# Table name -> API columns. Iterating yields the table names.
+RAW_TABLES: dict[str, tuple[str, ...]] = {
+    "raw.meta_ads_insights": META_INSIGHTS_COLUMNS,
+    "raw.hubspot_contacts": HUBSPOT_CONTACT_COLUMNS,
+    "raw.hubspot_deals": HUBSPOT_DEAL_COLUMNS,
+    "raw.hubspot_deal_contacts": HUBSPOT_DEAL_CONTACT_COLUMNS,
+}
+
+# (source, entity) -> table, in load order: parents before children.
+ENTITY_TABLES: dict[tuple[str, str], str] = {
+    ("meta_ads", "insights"): "raw.meta_ads_insights",
+    ("hubspot", "contacts"): "raw.hubspot_contacts",
+    ("hubspot", "deals"): "raw.hubspot_deals",
+    ("hubspot", "deal_contacts"): "raw.hubspot_deal_contacts",
+}
+_LOAD_ORDER = {key: n for n, key in enumerate(ENTITY_TABLES)}
+
+MODIFIED_COLUMN = {"contacts": "lastmodifieddate", "deals": "hs_lastmodifieddate"}
+META_KEY = ("account_id", "campaign_id", "date_start", "country")
+
+
+def _varchar(value: Any) -> str | None:
+    """An API value as raw VARCHAR: strings unchanged, anything else as JSON text."""
+    if value is None or isinstance(value, str):
+        return value
+    return json.dumps(value, separators=(",", ":"), sort_keys=False)
+
+
+def _parse_instant(value: str) -> datetime:
+    """Manifest window bound (``YYYY-MM-DD`` or ISO instant) as an aware UTC datetime."""
+    if len(value) == 10:
+        return datetime.combine(date.fromisoformat(value), time(0), tzinfo=UTC)
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _load_pages(manifest: Manifest) -> Iterable[tuple[str, dict[str, Any]]]:
+    for page in manifest.page_paths():
+        yield str(page), json.loads(page.read_text(encoding="utf-8"))
+
+
+def _meta_rows(manifest: Manifest) -> list[dict[str, Any]]:
+    account = manifest.params.get("account_id")
+    rows = []
+    for landed, page in _load_pages(manifest):
+        for item in page.get("data") or []:
+            row = {col: _varchar(item.get(col)) for col in META_INSIGHTS_COLUMNS}
+            if row["account_id"] is None and account is not None:
+                row["account_id"] = str(account)  # field not returned: use the request's
+            rows.append(row | {"_landed_file": landed, "_extraction_id": manifest.extraction_id})
+    return rows
+
+
+def _object_rows(manifest: Manifest, columns: Sequence[str]) -> list[dict[str, Any]]:
+    top_level = {"created_at": "createdAt", "updated_at": "updatedAt", "archived": "archived"}
+    rows = []
+    for landed, page in _load_pages(manifest):
+        for item in page.get("results") or []:
+            properties = item.get("properties") or {}
+            row: dict[str, Any] = {}
+            for col in columns:
+                if col == "id":
+                    row[col] = _varchar(str(item["id"]) if item.get("id") is not None else None)
+                elif col in top_level:
+                    row[col] = _varchar(item.get(top_level[col]))
+                else:
+                    row[col] = _varchar(properties.get(col))
+            rows.append(row | {"_landed_file": landed, "_extraction_id": manifest.extraction_id})
+    return rows
+
+
+def _association_type(types: Sequence[dict[str, Any]]) -> str | None:
+    """One type id per pair: HubSpot's own (unlabelled) link first, else the first label."""
+    if not types:
+        return None
+    ranked = sorted(types, key=lambda t: (t.get("category") != "HUBSPOT_DEFINED",))
+    return _varchar(str(ranked[0].get("typeId")) if ranked[0].get("typeId") is not None else None)
+
+
+def _deal_contact_rows(manifest: Manifest) -> list[dict[str, Any]]:
+    rows = []
+    for landed, page in _load_pages(manifest):
+        for result in page.get("results") or []:
+            deal_id = (result.get("from") or {}).get("id")
+            if deal_id is None:
+                continue
+            for link in result.get("to") or []:
+                rows.append(
+                    {
+                        "deal_id": str(deal_id),
+                        "contact_id": str(link.get("toObjectId")),
+                        "association_type_id": _association_type(
+                            link.get("associationTypes") or []
+                        ),
+                        "_landed_file": landed,
+                        "_extraction_id": manifest.extraction_id,
+                    }
+                )
+    return rows
+
+
+def rows_from_manifest(manifest: Manifest | Path | str) -> list[dict[str, Any]]:
+    """Flatten one extraction's pages into raw rows (API columns + lineage columns)."""
+    if not isinstance(manifest, Manifest):
+        manifest = read_manifest(manifest)
+    key = (manifest.source, manifest.entity)
+    if key == ("meta_ads", "insights"):
+        return _meta_rows(manifest)
+    if key == ("hubspot", "contacts"):
+        return _object_rows(manifest, HUBSPOT_CONTACT_COLUMNS)
+    if key == ("hubspot", "deals"):
+        return _object_rows(manifest, HUBSPOT_DEAL_COLUMNS)
+    if key == ("hubspot", "deal_contacts"):
+        return _deal_contact_rows(manifest)
+    raise ValueError(f"no raw table for {manifest.source}/{manifest.entity}")
+
+
+def _frame(rows: list[dict[str, Any]], columns: Sequence[str]) -> pd.DataFrame:
+    """DataFrame of raw rows; object dtype keeps missing values as None.
+
+    (pandas' default string dtype would turn them into NaN.)
+    """
+    return pd.DataFrame(rows, columns=[*columns, *LINEAGE_COLUMNS], dtype=object)
+
+
+def _age(manifest: Manifest) -> tuple[datetime, str]:
+    """Sort key: older extractions first.
+
+    Parsed, because ISO strings with and without fractional seconds do not sort as text.
+    """
+    return (_parse_instant(manifest.extracted_at), manifest.extraction_id)
+
+
+@dataclass
+class Batch:
+    """All landed rows of one source/entity in one run, ready to validate and merge.
+
+    ``frame`` has exactly the raw table's API columns (all str or None) plus
+    ``_landed_file`` and ``_extraction_id``. ``manifests`` are the extractions the frame
+    was built from; ``superseded`` lists Meta extractions replaced by a newer one of the
+    same account-day (kept for lineage, not loaded).
+    """
+
+    source: str
+    entity: str
+    manifests: list[Manifest]
+    frame: pd.DataFrame
+    superseded: list[Manifest] = field(default_factory=list)
+
+    @property
+    def table(self) -> str:
+        """Target table, e.g. ``raw.meta_ads_insights``."""
+        return ENTITY_TABLES[(self.source, self.entity)]
+
+    @property
+    def label(self) -> str:
+        """Human label: source/entity and the covered days (Meta) or window (HubSpot)."""
+        if not self.manifests:
+            return f"{self.source}/{self.entity} (empty)"
+        if self.source == "meta_ads":
+            days = sorted(m.partition_date for m in self.manifests)
+            return f"{self.source}/{self.entity} {days[0]}..{days[-1]}"
+        start = min(self.manifests, key=lambda m: _parse_instant(m.window_start)).window_start
+        end = max(self.manifests, key=lambda m: _parse_instant(m.window_end)).window_end
+        return f"{self.source}/{self.entity} {start}..{end}"
+
+    @property
+    def loaded_through(self) -> datetime:
+        """End of the latest window in the batch (what a cursor may advance to)."""
+        return max(_parse_instant(m.window_end) for m in self.manifests)
+
+    @property
+    def days(self) -> list[tuple[str, str]]:
+        """Meta: the ``(account_id, date_start)`` days this batch replaces."""
+        found = {
+            (str(m.params["account_id"]), m.partition_date)
+            for m in self.manifests
+            if m.params.get("account_id") is not None
+        }
+        if not self.frame.empty and "date_start" in self.frame:
+            pairs = self.frame[["account_id", "date_start"]].dropna().drop_duplicates()
+            found.update((str(a), str(d)) for a, d in pairs.itertuples(index=False))
+        return sorted(found)
+
+    @property
+    def deal_ids(self) -> list[str]:
+        """deal_contacts: every deal whose set of links this batch replaces."""
+        found: set[str] = set()
+        for manifest in self.manifests:
+            found.update(str(d) for d in manifest.params.get("deal_ids") or [])
+        if not self.frame.empty:
+            found.update(self.frame["deal_id"].dropna().astype(str))
+        return sorted(found)
+
+    def __repr__(self) -> str:
+        return f"Batch({self.label!r}, manifests={len(self.manifests)}, rows={len(self.frame)})"
+
+
+def _dedupe_objects(frame: pd.DataFrame, modified: str) -> pd.DataFrame:
+    """One row per id: the newest modified timestamp, ties to the later extraction/page."""
+    if frame.empty:
+        return frame
+    work = frame.assign(
+        _ts=pd.to_datetime(frame[modified], utc=True, format="ISO8601", errors="coerce"),
+        _seq=range(len(frame)),
+    )
+    work = work.sort_values(["_ts", "_seq"], na_position="first", kind="stable")
+    work = work.drop_duplicates("id", keep="last").sort_values("_seq", kind="stable")
+    return work.drop(columns=["_ts", "_seq"]).reset_index(drop=True)
+
+
+def _build_batch(source: str, entity: str, manifests: list[Manifest]) -> Batch:
+    manifests = sorted(manifests, key=_age)
+    columns = RAW_TABLES[ENTITY_TABLES[(source, entity)]]
+    superseded: list[Manifest] = []
+    if source == "meta_ads":
+        newest: dict[tuple[str, str], Manifest] = {}
+        for manifest in manifests:  # oldest first, so the newest ends up kept
+            day_key = (str(manifest.params.get("account_id")), manifest.partition_date)
+            if day_key in newest:
+                superseded.append(newest[day_key])
+            newest[day_key] = manifest
+        manifests = sorted(newest.values(), key=lambda m: (m.partition_date, _age(m)))
+        rows = [row for m in manifests for row in rows_from_manifest(m)]
+        frame = _frame(rows, columns)
+    elif entity == "deal_contacts":
+        # Each deal's links come from the newest extraction that asked for that deal.
+        extracted = [(m, rows_from_manifest(m)) for m in manifests]  # oldest first
+        owner: dict[str, str] = {}
+        for manifest, manifest_rows in extracted:
+            asked = [str(d) for d in manifest.params.get("deal_ids") or []]
+            for deal_id in [*asked, *(row["deal_id"] for row in manifest_rows)]:
+                owner[deal_id] = manifest.extraction_id
+        rows = [
+            row
+            for manifest, manifest_rows in extracted
+            for row in manifest_rows
+            if owner[row["deal_id"]] == manifest.extraction_id
+        ]
+        frame = _frame(rows, columns).drop_duplicates(
+            ["deal_id", "contact_id"], keep="last", ignore_index=True
+        )
+    else:
+        rows = [row for m in manifests for row in rows_from_manifest(m)]
+        frame = _dedupe_objects(_frame(rows, columns), MODIFIED_COLUMN[entity])
+    return Batch(source, entity, manifests, frame, superseded)
+
+
+def batches_from_manifests(paths: Iterable[Path | str | Manifest]) -> list[Batch]:
+    """Group manifests into one `Batch` per source/entity, parents before children.
+
+    For Meta, when the same (account, day) was extracted more than once, only the newest
+    extraction is loaded. HubSpot rows are deduplicated by id (newest modified wins).
+    """
+    groups: dict[tuple[str, str], list[Manifest]] = {}
+    seen: set[str] = set()
+    for item in paths:
+        manifest = item if isinstance(item, Manifest) else read_manifest(item)
+        marker = (
+            str(manifest.path.resolve())
+            if manifest.path is not None
+            else f"{manifest.source}/{manifest.entity}/{manifest.extraction_id}"
+        )
+        if marker in seen:  # the same manifest listed twice counts once
+            continue
+        seen.add(marker)
+        key = (manifest.source, manifest.entity)
+        if key not in ENTITY_TABLES:
+            raise ValueError(f"no raw table for {manifest.source}/{manifest.entity}")
+        groups.setdefault(key, []).append(manifest)
+    ordered = sorted(groups, key=_LOAD_ORDER.__getitem__)
+    return [_build_batch(source, entity, groups[(source, entity)]) for source, entity in ordered]
+
+
+def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the ``raw`` schema and its four tables if they do not exist."""
+    con.execute("create schema if not exists raw")
+    for table, columns in RAW_TABLES.items():
+        column_sql = ", ".join(f"{name} varchar" for name in (*columns, *LINEAGE_COLUMNS))
+        con.execute(f"create table if not exists {table} ({column_sql}, _loaded_at timestamptz)")
+
+
+@dataclass(frozen=True)
+class MergeStats:
+    """What one merge did.
+
+    ``inserted`` rows written; ``deleted`` rows removed (replaced days or deal links,
+    superseded object versions); ``skipped_older`` incoming object rows ignored because
+    the table already holds a newer version.
+    """
+
+    table: str
+    batch_rows: int
+    inserted: int
+    deleted: int
+    skipped_older: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict for logs and XCom."""
+        return asdict(self)
+
+
+def _scalar(con: duckdb.DuckDBPyConnection, sql: str) -> int:
+    # fetchall(): duckdb 2.0 leaves a result open after fetchone(), breaking later queries.
+    return int(con.execute(sql).fetchall()[0][0])
+
+
+def _select_list(columns: Sequence[str]) -> str:
+    # Explicit casts: an all-None pandas column arrives as DuckDB type NULL, not VARCHAR.
+    return ", ".join(f"cast({c} as varchar) as {c}" for c in (*columns, *LINEAGE_COLUMNS))
+
+
+def _merge_meta(con: duckdb.DuckDBPyConnection, batch: Batch, table: str) -> MergeStats:
+    columns = RAW_TABLES[table]
+    frame = batch.frame.drop_duplicates(list(META_KEY), keep="last")
+    days = pd.DataFrame(batch.days, columns=["account_id", "date_start"], dtype=object)
+    con.register("_r2r_batch", frame)
+    con.register("_r2r_days", days)
+    try:
+        match = (
+            f"from {table} t where exists (select 1 from _r2r_days d "
+            "where d.account_id = t.account_id and d.date_start = t.date_start)"
+        )
+        con.execute("begin transaction")
+        try:
+            deleted = _scalar(con, f"select count(*) {match}")
+            con.execute(f"delete {match}")
+            con.execute(
+                f"insert into {table} select {_select_list(columns)}, current_timestamp "
+                "from _r2r_batch"
+            )
+            con.execute("commit")
+        except BaseException:
+            con.execute("rollback")
+            raise
+    finally:
+        con.unregister("_r2r_batch")
+        con.unregister("_r2r_days")
+    return MergeStats(table, len(batch.frame), len(frame), deleted)
+
+
+def _merge_objects(con: duckdb.DuckDBPyConnection, batch: Batch, table: str) -> MergeStats:
+    columns = RAW_TABLES[table]
+    modified = MODIFIED_COLUMN[batch.entity]
+    frame = _dedupe_objects(batch.frame, modified)
+    con.register("_r2r_batch", frame)
+    try:
+        con.execute("begin transaction")
+        try:
+            con.execute(
+                "create or replace temp table _r2r_incoming as "
+                f"select {_select_list(columns)} from _r2r_batch"
+            )
+            # Keep the stored row when it is provably newer than the incoming one.
+            newer_stored = (
+                f"e.id = i.id and try_cast(e.{modified} as timestamptz) is not null and "
+                f"(try_cast(i.{modified} as timestamptz) is null or "
+                f"try_cast(e.{modified} as timestamptz) > try_cast(i.{modified} as timestamptz))"
+            )
+            skipped = _scalar(
+                con,
+                f"select count(*) from _r2r_incoming i where exists "
+                f"(select 1 from {table} e where {newer_stored})",
+            )
+            con.execute(
+                f"delete from _r2r_incoming i where exists "
+                f"(select 1 from {table} e where {newer_stored})"
+            )
+            match = f"from {table} where id in (select id from _r2r_incoming)"
+            deleted = _scalar(con, f"select count(*) {match}")
+            con.execute(f"delete {match}")
+            inserted = _scalar(con, "select count(*) from _r2r_incoming")
+            con.execute(
+                f"insert into {table} select {', '.join((*columns, *LINEAGE_COLUMNS))}, "
+                "current_timestamp from _r2r_incoming"
+            )
+            con.execute("drop table _r2r_incoming")
+            con.execute("commit")
+        except BaseException:
+            con.execute("rollback")
+            raise
+    finally:
+        con.unregister("_r2r_batch")
+    return MergeStats(table, len(batch.frame), inserted, deleted, skipped)
+
+
+def _merge_deal_contacts(con: duckdb.DuckDBPyConnection, batch: Batch, table: str) -> MergeStats:
+    columns = RAW_TABLES[table]
+    frame = batch.frame.drop_duplicates(["deal_id", "contact_id"], keep="last")
+    deals = pd.DataFrame({"deal_id": pd.Series(batch.deal_ids, dtype=object)})
+    con.register("_r2r_batch", frame)
+    con.register("_r2r_deals", deals)
+    try:
+        match = f"from {table} where deal_id in (select deal_id from _r2r_deals)"
+        con.execute("begin transaction")
+        try:
+            deleted = _scalar(con, f"select count(*) {match}")
+            con.execute(f"delete {match}")
+            con.execute(
+                f"insert into {table} select {_select_list(columns)}, current_timestamp "
+                "from _r2r_batch"
+            )
+            con.execute("commit")
+        except BaseException:
+            con.execute("rollback")
+            raise
+    finally:
+        con.unregister("_r2r_batch")
+        con.unregister("_r2r_deals")
+    return MergeStats(table, len(batch.frame), len(frame), deleted)
+
+
+def merge_batch(con: duckdb.DuckDBPyConnection, batch: Batch) -> MergeStats:
+    """Merge one validated batch into its raw table in a single transaction (idempotent)."""
+    ensure_raw_schema(con)
+    table = batch.table
+    if batch.source == "meta_ads":
+        return _merge_meta(con, batch, table)
+    if batch.entity == "deal_contacts":
+        return _merge_deal_contacts(con, batch, table)
+    return _merge_objects(con, batch, table)
