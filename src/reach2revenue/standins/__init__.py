@@ -1,0 +1,154 @@
+"""Stand-in servers for the platforms reach2revenue reads (Meta Ads, HubSpot CRM).
+
+They are part of the product, not test mocks: they speak the real request and response
+shapes, so an extractor works against the real service by changing only its base URL and
+token. Both serve one `reach2revenue.world.World` as of a server clock and share a control
+plane under ``/__standin/`` (faults, clock, stats) that tests and the demo use.
+
+    with start_standins(world, token="t", clock=instant) as servers:
+        requests.get(f"{servers.meta_url}/v21.0/act_1001/insights", ...)
+        servers.hubspot.inject_fault("/crm/v3/objects/deals/search", 429, count=2)
+
+Run as a process with ``python -m reach2revenue.standins --world DIR``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from types import TracebackType
+from typing import Any
+
+from reach2revenue.standins._http import StandinServer
+from reach2revenue.standins.hubspot import HubSpotServer
+from reach2revenue.standins.meta_ads import MetaAdsServer
+from reach2revenue.world import World
+
+DEFAULT_TOKEN = "standin-token"
+
+__all__ = [
+    "DEFAULT_TOKEN",
+    "HubSpotServer",
+    "MetaAdsServer",
+    "StandinServer",
+    "StandinServers",
+    "start_standins",
+]
+
+
+@dataclass
+class StandinServers:
+    """The running Meta and HubSpot stand-ins; a context manager that stops both."""
+
+    meta: MetaAdsServer
+    hubspot: HubSpotServer
+
+    @property
+    def meta_url(self) -> str:
+        """Meta base URL without version, e.g. ``http://127.0.0.1:PORT``."""
+        return self.meta.url
+
+    @property
+    def hubspot_url(self) -> str:
+        """HubSpot base URL, e.g. ``http://127.0.0.1:PORT``."""
+        return self.hubspot.url
+
+    @property
+    def urls(self) -> dict[str, str]:
+        """Both base URLs, as the process entry point prints them."""
+        return {"meta_url": self.meta_url, "hubspot_url": self.hubspot_url}
+
+    def set_clock(self, now: datetime | str | None) -> None:
+        """Move both server clocks (None = wall clock)."""
+        self.meta.set_clock(now)
+        self.hubspot.set_clock(now)
+
+    def reindex(self) -> None:
+        """Re-read the world on both servers after mutating it."""
+        self.meta.reindex()
+        self.hubspot.reindex()
+
+    def reset_stats(self) -> None:
+        """Forget the request counts of both servers."""
+        self.meta.reset_stats()
+        self.hubspot.reset_stats()
+
+    def stop(self) -> None:
+        """Stop both servers."""
+        self.meta.stop()
+        self.hubspot.stop()
+
+    def __enter__(self) -> StandinServers:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def start_standins(
+    world: World,
+    *,
+    token: str = DEFAULT_TOKEN,
+    clock: datetime | None = None,
+    host: str = "127.0.0.1",
+    meta_port: int = 0,
+    hubspot_port: int = 0,
+    rate_limits: bool = True,
+    **limits: Any,
+) -> StandinServers:
+    """Start both stand-ins on background threads and return them.
+
+    Args:
+        world: the world both serve.
+        token: the token both accept.
+        clock: fixed server clock for both (aware instant); None = wall clock.
+        host: address to listen on.
+        meta_port, hubspot_port: ports (0 = ephemeral).
+        rate_limits: enforce the platforms' throttles.
+        **limits: optional limit overrides: ``meta_calls_per_window``,
+            ``meta_window_seconds``, ``hubspot_search_per_second``,
+            ``hubspot_per_ten_seconds``.
+    """
+    meta_limits = {
+        key.removeprefix("meta_"): value for key, value in limits.items() if key.startswith("meta_")
+    }
+    hubspot_limits = {
+        key.removeprefix("hubspot_"): value
+        for key, value in limits.items()
+        if key.startswith("hubspot_")
+    }
+    unknown = (
+        set(limits) - {f"meta_{k}" for k in meta_limits} - {f"hubspot_{k}" for k in hubspot_limits}
+    )
+    if unknown:
+        raise TypeError(f"unknown limit overrides: {sorted(unknown)}")
+    meta = MetaAdsServer(
+        world,
+        token=token,
+        clock=clock,
+        host=host,
+        port=meta_port,
+        rate_limits=rate_limits,
+        **meta_limits,
+    )
+    try:
+        hubspot = HubSpotServer(
+            world,
+            token=token,
+            clock=clock,
+            host=host,
+            port=hubspot_port,
+            rate_limits=rate_limits,
+            **hubspot_limits,
+        )
+    except BaseException:
+        meta.stop()
+        raise
+    meta.start()
+    hubspot.start()
+    return StandinServers(meta=meta, hubspot=hubspot)

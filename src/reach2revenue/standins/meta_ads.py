@@ -1,0 +1,465 @@
+"""Stand-in for the Meta Marketing API (Graph ``v21.0``): ad account and insights reads.
+
+Serves a `World` as the real API would: ``GET /v21.0/act_{id}/insights`` with
+``level=campaign``, ``time_increment=1``, ``breakdowns=country``, cursor paging, numbers as
+strings and ``actions`` as ``[{action_type, value}]``; ``GET /v21.0/act_{id}`` for the
+account's currency and time zone. Errors use Graph's ``{"error": {...}}`` bodies, throttles
+the code-17 body with HTTP 400 as Meta does. Days are account-local, and only days up to
+the server clock's account-local date are served.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+import secrets
+from collections import defaultdict
+from datetime import date, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from urllib.parse import urlencode
+
+from reach2revenue.standins._http import Request, Response, RollingLimiter, StandinServer
+from reach2revenue.world import AdAccount, MetaInsight, World
+
+API_VERSION = "v21.0"
+DEFAULT_LIMIT = 25
+MAX_LIMIT = 500
+INSIGHT_FIELDS = frozenset(
+    {
+        "account_id",
+        "account_name",
+        "account_currency",
+        "campaign_id",
+        "campaign_name",
+        "impressions",
+        "reach",
+        "clicks",
+        "spend",
+        "actions",
+        "cpc",
+        "cpm",
+        "ctr",
+        "frequency",
+        "date_start",
+        "date_stop",
+    }
+)
+DEFAULT_INSIGHT_FIELDS = ("impressions", "spend")
+ACCOUNT_FIELDS = frozenset(
+    {"id", "account_id", "name", "currency", "timezone_name", "timezone_offset_hours_utc"}
+)
+SUPPORTED_BREAKDOWNS = frozenset({"country"})
+
+_PATH = re.compile(r"^/(v\d+\.\d+)/act_([^/]+?)(/insights)?/?$")
+
+
+def _error(
+    status: int,
+    message: str,
+    code: int,
+    *,
+    error_type: str = "OAuthException",
+    subcode: int | None = None,
+    transient: bool | None = None,
+    headers: dict[str, str] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> Response:
+    error: dict[str, Any] = {"message": message, "type": error_type, "code": code}
+    if subcode is not None:
+        error["error_subcode"] = subcode
+    if transient is not None:
+        error["is_transient"] = transient
+    error.update(extra or {})
+    error["fbtrace_id"] = "A" + secrets.token_urlsafe(16)
+    return Response(status, {"error": error}, headers or {})
+
+
+def throttle_error() -> Response:
+    """Meta's per-user throttle: HTTP 400, code 17, subcode 2446079, transient."""
+    return _error(
+        400,
+        "(#17) User request limit reached",
+        17,
+        subcode=2446079,
+        transient=True,
+        extra={
+            "error_user_title": "Ad Account Has Too Many API Calls",
+            "error_user_msg": "There have been too many calls from this ad-account. "
+            "Please wait a bit and try again.",
+        },
+    )
+
+
+def token_error(
+    message: str = "Invalid OAuth access token - Cannot parse access token",
+) -> Response:
+    """Graph's invalid-token error: HTTP 400, code 190, with the OAuth challenge header."""
+    return _error(
+        400,
+        message,
+        190,
+        headers={"WWW-Authenticate": f'OAuth "Facebook Platform" "invalid_token" "{message}"'},
+    )
+
+
+def unknown_error(status: int = 500) -> Response:
+    """Graph's transient server-side error (code 1)."""
+    return _error(status, "An unknown error occurred", 1, subcode=99, transient=True)
+
+
+def invalid_parameter(message: str, subcode: int | None = None) -> Response:
+    """Graph's ``(#100)`` invalid-parameter error."""
+    return _error(400, message, 100, subcode=subcode)
+
+
+def encode_cursor(index: int) -> str:
+    """An opaque Graph-style cursor for a row position."""
+    return base64.urlsafe_b64encode(f"r2r:{index}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> int:
+    """The row position of a cursor from `encode_cursor`.
+
+    Raises:
+        ValueError: when the cursor was not made by this server.
+    """
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError) as exc:
+        raise ValueError(cursor) from exc
+    prefix, _, index = raw.partition(":")
+    if prefix != "r2r" or not index.isdigit():
+        raise ValueError(cursor)
+    return int(index)
+
+
+def _ratio(numerator: Decimal, denominator: Decimal, factor: int = 1) -> str | None:
+    if denominator == 0:
+        return None
+    return f"{numerator * factor / denominator:.6f}"
+
+
+class MetaAdsServer(StandinServer):
+    """The Meta Marketing API stand-in serving one `World`.
+
+    Args:
+        world: the world to serve; call `reindex` after mutating it while serving.
+        token: the one access token accepted (Bearer header or ``access_token`` param).
+        clock: fixed server clock (aware instant); None = wall clock.
+        host, port: where to listen (port 0 = ephemeral).
+        rate_limits: enforce the per-token throttle.
+        calls_per_window, window_seconds: the throttle, in calls per rolling window.
+    """
+
+    platform = "meta"
+
+    def __init__(
+        self,
+        world: World,
+        *,
+        token: str,
+        clock: datetime | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        rate_limits: bool = True,
+        calls_per_window: int = 600,
+        window_seconds: float = 60.0,
+    ) -> None:
+        super().__init__(token=token, clock=clock, host=host, port=port, rate_limits=rate_limits)
+        self.world = world
+        self.limiter = RollingLimiter(calls_per_window, window_seconds)
+        self.reindex()
+
+    def reindex(self) -> None:
+        """Rebuild the account/day index from the world (after adding or removing rows)."""
+        self._accounts: dict[str, AdAccount] = {a.account_id: a for a in self.world.ad_accounts}
+        # The index holds the world's own row dicts: an edited value is served as edited;
+        # added or removed rows need a reindex.
+        self._rows: dict[str, dict[str, list[MetaInsight]]] = self.world.insights_by_account_day()
+
+    def set_rate_limit(self, calls_per_window: int, window_seconds: float) -> None:
+        """Change the throttle (and forget past calls)."""
+        self.limiter = RollingLimiter(calls_per_window, window_seconds)
+
+    # ----------------------------------------------------------------- hooks
+
+    def error_response(self, status: int) -> Response:
+        """Canned Graph errors: 400/429 throttle, 401/403 bad token, 5xx unknown error."""
+        if status in (400, 429):
+            return throttle_error()
+        if status in (401, 403):
+            return token_error()
+        if status == 404:
+            return invalid_parameter("(#100) Unsupported get request.", subcode=33)
+        return unknown_error(status if status >= 500 else 500)
+
+    def _token(self, request: Request) -> str | None:
+        return self.bearer_token(request) or request.param("access_token")
+
+    def check_auth(self, request: Request) -> Response | None:
+        """Accept the configured token from the Bearer header or ``access_token``."""
+        token = self._token(request)
+        if token is None:
+            return token_error("An access token is required to request this resource.")
+        if token != self.token:
+            return token_error()
+        return None
+
+    def check_rate_limit(self, request: Request) -> Response | None:
+        """Throttle per token the way Graph does (HTTP 400, code 17)."""
+        if not self.limiter.hit(self._token(request) or ""):
+            return throttle_error()
+        return None
+
+    def _usage_headers(self, request: Request) -> dict[str, str]:
+        # Graph reports throttle usage in percent on every insights response.
+        used = self.limiter.limit - self.limiter.remaining(self._token(request) or "")
+        pct = min(100, round(100 * used / max(1, self.limiter.limit)))
+        return {
+            "x-fb-ads-insights-throttle": json.dumps(
+                {
+                    "app_id_util_pct": pct,
+                    "acc_id_util_pct": pct,
+                    "ads_api_access_tier": "standard_access",
+                }
+            ),
+            "x-ad-account-usage": json.dumps({"acc_id_util_pct": pct, "reset_time_duration": 0}),
+        }
+
+    # ----------------------------------------------------------------- routing
+
+    def route(self, request: Request) -> Response:
+        """Dispatch ``/vNN.0/act_{id}`` and ``/vNN.0/act_{id}/insights``."""
+        match = _PATH.match(request.path)
+        if match is None:
+            return _error(
+                400, f"Unknown path components: {request.path}", 2500, error_type="OAuthException"
+            )
+        version, account_id, insights = match.groups()
+        if version != API_VERSION:
+            return _error(
+                400,
+                f"(#2635) You are calling a deprecated version of the Ads API. "
+                f"Please update to the latest version: {API_VERSION}.",
+                2635,
+            )
+        if request.method != "GET":
+            return invalid_parameter(
+                f"(#100) Unsupported {request.method.lower()} request on this stand-in; "
+                "async insight reports are not served."
+            )
+        account = self._accounts.get(account_id)
+        if account is None:
+            return _error(
+                400,
+                f"Unsupported get request. Object with ID 'act_{account_id}' does not exist, "
+                "cannot be loaded due to missing permissions, or does not support this "
+                "operation. Please read the Graph API documentation at "
+                "https://developers.facebook.com/docs/graph-api",
+                100,
+                error_type="GraphMethodException",
+                subcode=33,
+            )
+        if insights:
+            return self._insights(request, account)
+        return self._account(request, account)
+
+    def _account(self, request: Request, account: AdAccount) -> Response:
+        fields = _split(request.param("fields")) or ["id"]
+        unknown = [f for f in fields if f not in ACCOUNT_FIELDS]
+        if unknown:
+            return invalid_parameter(
+                f"(#100) Tried accessing nonexisting field ({unknown[0]}) on node type (AdAccount)"
+            )
+        now_local = self.now().astimezone(account.tz)
+        offset = now_local.utcoffset() or timedelta(0)
+        values: dict[str, Any] = {
+            "account_id": account.account_id,
+            "name": account.name,
+            "currency": account.currency,
+            "timezone_name": account.timezone,
+            "timezone_offset_hours_utc": offset.total_seconds() / 3600,
+        }
+        body: dict[str, Any] = {f: values[f] for f in fields if f != "id"}
+        body["id"] = f"act_{account.account_id}"
+        return Response(200, body)
+
+    # ----------------------------------------------------------------- insights
+
+    def _insights(self, request: Request, account: AdAccount) -> Response:
+        level = request.param("level", "campaign")
+        if level != "campaign":
+            return invalid_parameter(
+                f"(#100) level={level} is not served by this stand-in; use level=campaign"
+            )
+        increment = request.param("time_increment", "all_days")
+        if increment != "1":
+            return invalid_parameter(
+                f"(#100) time_increment={increment} is not served by this stand-in; "
+                "use time_increment=1"
+            )
+        breakdowns = _split(request.param("breakdowns"))
+        bad = [b for b in breakdowns if b not in SUPPORTED_BREAKDOWNS]
+        if bad:
+            return invalid_parameter(
+                f"(#100) breakdowns[0] must be one of the following values: "
+                f"{', '.join(sorted(SUPPORTED_BREAKDOWNS))}"
+            )
+        fields = _split(request.param("fields")) or list(DEFAULT_INSIGHT_FIELDS)
+        unknown = [f for f in fields if f not in INSIGHT_FIELDS]
+        if unknown:
+            return invalid_parameter(
+                f"(#100) {unknown[0]} is not valid for fields param. please check "
+                "https://developers.facebook.com/docs/marketing-api/reference/ads-insights/ "
+                "for all valid values"
+            )
+        today = self.now().astimezone(account.tz).date()
+        since, until, problem = _time_range(request.param("time_range"), today)
+        if problem is not None:
+            return invalid_parameter(problem)
+        assert since is not None and until is not None
+        try:
+            limit = int(request.param("limit") or DEFAULT_LIMIT)
+        except ValueError:
+            return invalid_parameter("(#100) Param limit must be an integer")
+        limit = min(MAX_LIMIT, limit if limit > 0 else DEFAULT_LIMIT)
+        after = request.param("after")
+        try:
+            offset = decode_cursor(after) + 1 if after else 0
+        except ValueError:
+            return invalid_parameter("(#100) Invalid cursor")
+
+        rows = self._select(account, since, min(until, today), "country" in breakdowns)
+        page = rows[offset : offset + limit]
+        data = [self._render(account, row, fields, breakdowns) for row in page]
+        headers = self._usage_headers(request)
+        if not page:
+            return Response(200, {"data": []}, headers)
+        paging: dict[str, Any] = {
+            "cursors": {
+                "before": encode_cursor(offset),
+                "after": encode_cursor(offset + len(page) - 1),
+            }
+        }
+        if offset + len(page) < len(rows):
+            query = [(k, v) for k, v in request.query_pairs if k != "after"]
+            query.append(("after", paging["cursors"]["after"]))
+            paging["next"] = f"{self.base_url(request)}{request.path}?{urlencode(query)}"
+        if offset > 0:
+            query = [(k, v) for k, v in request.query_pairs if k not in ("after", "before")]
+            query.append(("before", paging["cursors"]["before"]))
+            paging["previous"] = f"{self.base_url(request)}{request.path}?{urlencode(query)}"
+        return Response(200, {"data": data, "paging": paging}, headers)
+
+    def _select(
+        self, account: AdAccount, since: date, until: date, by_country: bool
+    ) -> list[MetaInsight]:
+        days = self._rows.get(account.account_id, {})
+        rows: list[MetaInsight] = []
+        day = since
+        while day <= until:
+            day_rows = days.get(day.isoformat(), [])
+            if by_country:
+                rows.extend(day_rows)
+            else:
+                # Without the breakdown Meta sums the countries; reach is only approximately
+                # additive, which is why the pipeline asks for the country breakdown.
+                merged: dict[str, list[MetaInsight]] = defaultdict(list)
+                for row in day_rows:
+                    merged[str(row["campaign_id"])].append(row)
+                rows.extend(_merge(merged[key]) for key in sorted(merged))
+            day += timedelta(days=1)
+        return rows
+
+    def _render(
+        self, account: AdAccount, row: MetaInsight, fields: list[str], breakdowns: list[str]
+    ) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        derived = _derived(row) if any(f in _DERIVED for f in fields) else {}
+        for name in fields:
+            if name in ("date_start", "date_stop"):
+                continue
+            if name == "account_name":
+                out[name] = account.name
+            elif name in _DERIVED:
+                if name in derived:
+                    out[name] = derived[name]
+            elif name == "actions":
+                if row.get("actions"):
+                    out[name] = [
+                        {"action_type": str(a["action_type"]), "value": str(a["value"])}
+                        for a in row["actions"]
+                    ]
+            elif row.get(name) is not None:
+                out[name] = str(row[name])
+        out["date_start"] = str(row["date_start"])
+        out["date_stop"] = str(row.get("date_stop", row["date_start"]))
+        if "country" in breakdowns:
+            out["country"] = row.get("country")
+        return out
+
+
+_DERIVED = ("cpc", "cpm", "ctr", "frequency")
+
+
+def _merge(rows: list[MetaInsight]) -> MetaInsight:
+    merged: MetaInsight = {k: v for k, v in rows[0].items() if k not in ("country", "actions")}
+    for name in ("impressions", "reach", "clicks"):
+        merged[name] = str(sum(int(str(r[name])) for r in rows))
+    merged["spend"] = f"{sum((Decimal(str(r['spend'])) for r in rows), Decimal(0)):.2f}"
+    actions: dict[str, int] = {}
+    for row in rows:
+        for action in row.get("actions") or []:
+            kind = str(action["action_type"])
+            actions[kind] = actions.get(kind, 0) + int(str(action["value"]))
+    if actions:
+        merged["actions"] = [{"action_type": k, "value": str(v)} for k, v in actions.items()]
+    return merged
+
+
+def _derived(row: MetaInsight) -> dict[str, str]:
+    try:
+        spend = Decimal(str(row["spend"]))
+        impressions = Decimal(str(row["impressions"]))
+        clicks = Decimal(str(row["clicks"]))
+        reach = Decimal(str(row["reach"]))
+    except (InvalidOperation, KeyError):
+        return {}
+    derived = {
+        "cpc": _ratio(spend, clicks),
+        "cpm": _ratio(spend, impressions, 1000),
+        "ctr": _ratio(clicks, impressions, 100),
+        "frequency": _ratio(impressions, reach),
+    }
+    return {k: v for k, v in derived.items() if v is not None}
+
+
+def _split(value: str | None) -> list[str]:
+    if not value:
+        return []
+    text = value.strip()
+    if text.startswith("["):
+        # Graph also takes JSON arrays for list parameters.
+        try:
+            return [str(v).strip() for v in json.loads(text) if str(v).strip()]
+        except ValueError:
+            return []
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def _time_range(raw: str | None, today: date) -> tuple[date | None, date | None, str | None]:
+    if raw is None:
+        # Graph's default date_preset is last_30d: the 30 days before today.
+        return today - timedelta(days=30), today - timedelta(days=1), None
+    try:
+        parsed = json.loads(raw)
+        since = date.fromisoformat(parsed["since"])
+        until = date.fromisoformat(parsed["until"])
+    except (ValueError, KeyError, TypeError):
+        return None, None, '(#100) Param time_range must be a JSON object {"since","until"}'
+    if since > until:
+        return None, None, "(#100) Param time_range: since must be on or before until"
+    return since, until, None

@@ -1,0 +1,84 @@
+"""A deterministic synthetic marketing-to-sales world.
+
+One seeded generator produces everything the stand-in servers serve and everything the
+tests compare the pipeline against: Meta ad accounts with daily campaign x country
+delivery, HubSpot contacts that the leads of those campaigns became (plus contacts found
+by sales), and deals with a full version history so a server can answer "as of now".
+The ground truth (`World.ground_truth`) is computed from these objects directly, never via
+SQL, following the conventions of docs/architecture.md.
+
+    world = World.generate(seed=42, start=date(2024, 7, 1), days=90, scale=1.0)
+    world.save(directory)                  # world.json + *.jsonl, deterministic bytes
+    world = World.load(directory)
+    rows = world.ground_truth("EUR", "Europe/Berlin")
+"""
+
+from __future__ import annotations
+
+from reach2revenue.world.model import (
+    CONTACT_MODIFIED_PROPERTY,
+    CONTACT_PROPERTIES,
+    CONTACT_TO_DEAL_TYPE_ID,
+    COUNTRY_CURRENCY,
+    DEAL_MODIFIED_PROPERTY,
+    DEAL_PROPERTIES,
+    DEAL_TO_CONTACT_TYPE_ID,
+    GROUND_TRUTH_COLUMNS,
+    OPEN_STAGES,
+    PIPELINE,
+    STAGE_LOST,
+    STAGE_WON,
+    AdAccount,
+    Campaign,
+    Contact,
+    CrmObject,
+    Deal,
+    GroundTruthRow,
+    MetaInsight,
+    Seeds,
+    Version,
+    World,
+    epoch_ms,
+    format_instant,
+    insight_action,
+    insight_day,
+    insight_leads,
+    local_day_bounds,
+    parse_instant,
+    round_half_up,
+    write_ground_truth_csv,
+)
+
+__all__ = [
+    "CONTACT_MODIFIED_PROPERTY",
+    "CONTACT_PROPERTIES",
+    "CONTACT_TO_DEAL_TYPE_ID",
+    "COUNTRY_CURRENCY",
+    "DEAL_MODIFIED_PROPERTY",
+    "DEAL_PROPERTIES",
+    "DEAL_TO_CONTACT_TYPE_ID",
+    "GROUND_TRUTH_COLUMNS",
+    "OPEN_STAGES",
+    "PIPELINE",
+    "STAGE_LOST",
+    "STAGE_WON",
+    "AdAccount",
+    "Campaign",
+    "Contact",
+    "CrmObject",
+    "Deal",
+    "GroundTruthRow",
+    "MetaInsight",
+    "Seeds",
+    "Version",
+    "World",
+    "epoch_ms",
+    "format_instant",
+    "insight_action",
+    "insight_day",
+    "insight_leads",
+    "local_day_bounds",
+    "parse_instant",
+    "round_half_up",
+    "write_ground_truth_csv",
+]

@@ -1,0 +1,741 @@
+"""The world's data model: seeds, ad and CRM objects, ground truth and persistence.
+
+All instants are timezone-aware UTC datetimes with millisecond precision, so that the
+HubSpot string form (``2024-03-15T12:01:02.345Z``) round-trips exactly. The objects are
+plain mutable dataclasses: a test may change one value (a negative spend, a missing
+contact) before handing the world to a server.
+"""
+
+from __future__ import annotations
+
+import bisect
+import csv
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from reach2revenue.settings import Settings
+
+CENT = Decimal("0.01")
+FORMAT_VERSION = 1
+PIPELINE = "default"
+OPEN_STAGES = (
+    "appointmentscheduled",
+    "qualifiedtobuy",
+    "presentationscheduled",
+    "decisionmakerboughtin",
+    "contractsent",
+)
+STAGE_WON = "closedwon"
+STAGE_LOST = "closedlost"
+DEAL_TO_CONTACT_TYPE_ID = 3
+CONTACT_TO_DEAL_TYPE_ID = 4
+
+#: Every property a contact can carry; a server returns null for these when unset and
+#: silently drops requested names outside this set, as HubSpot does.
+CONTACT_PROPERTIES = (
+    "email",
+    "firstname",
+    "lastname",
+    "country",
+    "hs_analytics_source",
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "lifecyclestage",
+    "createdate",
+    "lastmodifieddate",
+    "hs_object_id",
+)
+DEAL_PROPERTIES = (
+    "dealname",
+    "amount",
+    "deal_currency_code",
+    "dealstage",
+    "pipeline",
+    "closedate",
+    "hs_is_closed",
+    "hs_is_closed_won",
+    "createdate",
+    "hs_lastmodifieddate",
+    "hs_object_id",
+)
+CONTACT_MODIFIED_PROPERTY = "lastmodifieddate"
+DEAL_MODIFIED_PROPERTY = "hs_lastmodifieddate"
+
+COUNTRY_CURRENCY = {
+    "AT": "EUR",
+    "BE": "EUR",
+    "DE": "EUR",
+    "ES": "EUR",
+    "FR": "EUR",
+    "IE": "EUR",
+    "IT": "EUR",
+    "NL": "EUR",
+    "CH": "CHF",
+    "GB": "GBP",
+    "US": "USD",
+    "CA": "CAD",
+    "AU": "AUD",
+    "JP": "JPY",
+    "SG": "SGD",
+}
+#: Currencies without minor units: HubSpot amounts in them are whole numbers.
+WHOLE_UNIT_CURRENCIES = frozenset({"JPY"})
+
+# --------------------------------------------------------------------------- helpers
+
+
+def round_half_up(value: Decimal, places: str | Decimal = CENT) -> Decimal:
+    """Round a Decimal half away from zero (what DuckDB's ``round`` does) to ``places``."""
+    return value.quantize(Decimal(places), rounding=ROUND_HALF_UP)
+
+
+def format_instant(instant: datetime) -> str:
+    """Format an aware instant the way HubSpot does: UTC, milliseconds, ``Z``."""
+    utc = instant.astimezone(UTC)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+
+
+def parse_instant(value: str | int | float) -> datetime:
+    """Parse an ISO-8601 string (``Z`` or offset; naive = UTC) or epoch milliseconds."""
+    if isinstance(value, int | float) or (isinstance(value, str) and value.strip().isdigit()):
+        return datetime.fromtimestamp(int(value) / 1000, tz=UTC)
+    parsed = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def epoch_ms(instant: datetime) -> int:
+    """Milliseconds since the Unix epoch, the unit of HubSpot search filter values."""
+    return int(instant.timestamp() * 1000 + (0.5 if instant.timestamp() >= 0 else -0.5))
+
+
+def _to_ms(instant: datetime) -> datetime:
+    # Drop sub-millisecond digits so instants survive the HubSpot string round trip.
+    return instant.replace(microsecond=instant.microsecond // 1000 * 1000)
+
+
+def local_day_bounds(day: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
+    """Return the UTC instants ``[start, end)`` of one calendar day in time zone ``tz``."""
+    start = datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC)
+    end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz).astimezone(UTC)
+    return start, end
+
+
+def _default_seeds_dir() -> Path:
+    return Settings.from_env().dbt_project_dir / "seeds"
+
+
+# --------------------------------------------------------------------------- seeds
+
+
+@dataclass(frozen=True)
+class Seeds:
+    """The dbt seed files, read at runtime so that they stay the single source of truth."""
+
+    countries: dict[str, tuple[str, str]]
+    """ISO-2 code -> (country name, region), in file order."""
+    aliases: dict[str, tuple[str, ...]]
+    """ISO-2 code -> the normalised (lower, trimmed) spellings people use for it."""
+    fx: dict[tuple[str, str], tuple[tuple[date, Decimal], ...]]
+    """(currency, reporting currency) -> rates sorted by rate date."""
+
+    @classmethod
+    def load(cls, directory: Path | None = None) -> Seeds:
+        """Read countries.csv, country_aliases.csv and fx_rates.csv from ``directory``."""
+        directory = Path(directory) if directory is not None else _default_seeds_dir()
+        countries: dict[str, tuple[str, str]] = {}
+        with (directory / "countries.csv").open(encoding="utf-8", newline="") as handle:
+            for row in csv.DictReader(handle):
+                countries[row["country_code"]] = (row["country_name"], row["region"])
+        aliases: dict[str, list[str]] = {}
+        with (directory / "country_aliases.csv").open(encoding="utf-8", newline="") as handle:
+            for row in csv.DictReader(handle):
+                aliases.setdefault(row["country_code"], []).append(row["country_alias"])
+        fx: dict[tuple[str, str], list[tuple[date, Decimal]]] = {}
+        with (directory / "fx_rates.csv").open(encoding="utf-8", newline="") as handle:
+            for row in csv.DictReader(handle):
+                key = (row["currency_code"], row["reporting_currency_code"])
+                fx.setdefault(key, []).append(
+                    (date.fromisoformat(row["rate_date"]), Decimal(row["rate"]))
+                )
+        return cls(
+            countries=countries,
+            aliases={code: tuple(values) for code, values in aliases.items()},
+            fx={key: tuple(sorted(values)) for key, values in fx.items()},
+        )
+
+    @property
+    def regions(self) -> list[str]:
+        """Regions in the order they first appear in countries.csv."""
+        return list(dict.fromkeys(region for _, region in self.countries.values()))
+
+    def region_of(self, country_code: str) -> str:
+        """Region of an ISO-2 country code."""
+        return self.countries[country_code][1]
+
+    def countries_in(self, regions: Iterable[str]) -> list[str]:
+        """ISO-2 codes of the given regions, in file order."""
+        wanted = set(regions)
+        return [code for code, (_, region) in self.countries.items() if region in wanted]
+
+    def rate(self, currency: str, reporting_currency: str, day: date) -> Decimal:
+        """Last rate with ``rate_date <= day``; reporting-currency units per one ``currency``.
+
+        Raises:
+            KeyError: when the seed has no rate on or before ``day`` for the pair.
+        """
+        rates = self.fx.get((currency, reporting_currency))
+        if not rates:
+            raise KeyError(f"no FX rates for {currency}->{reporting_currency}")
+        index = bisect.bisect_right(rates, day, key=lambda item: item[0]) - 1
+        if index < 0:
+            raise KeyError(f"no FX rate for {currency}->{reporting_currency} on or before {day}")
+        return rates[index][1]
+
+    def approx_eur_rate(self, currency: str, day: date) -> float:
+        """A rough EUR rate used only to size amounts; falls back to the first known rate."""
+        rates = self.fx.get((currency, "EUR"))
+        if not rates:
+            return 1.0
+        index = max(0, bisect.bisect_right(rates, day, key=lambda item: item[0]) - 1)
+        return float(rates[index][1])
+
+
+# --------------------------------------------------------------------------- objects
+
+
+@dataclass
+class AdAccount:
+    """A Meta ad account: its currency and the time zone its report days are in."""
+
+    account_id: str
+    name: str
+    currency: str
+    timezone: str
+    regions: list[str]
+
+    @property
+    def tz(self) -> ZoneInfo:
+        """The account time zone."""
+        return ZoneInfo(self.timezone)
+
+
+@dataclass
+class Campaign:
+    """A Meta campaign running in some countries of its account's regions."""
+
+    campaign_id: str
+    campaign_name: str
+    account_id: str
+    countries: list[str]
+    start_date: date
+    end_date: date
+
+
+MetaInsight = dict[str, Any]
+"""One Meta insights row exactly as the API returns it with every field requested.
+
+Keys: ``account_id, account_currency, campaign_id, campaign_name, date_start, date_stop,
+country, impressions, reach, clicks, spend`` (all strings) and, when any action is
+non-zero, ``actions``: ``[{"action_type": "link_click"|"lead", "value": "<n>"}]`` (Meta
+leaves out zero-valued action types). A test may overwrite any value (``row["spend"] =
+"-5.00"``); the Meta stand-in serves the same dict objects, so the change is served.
+"""
+
+
+def insight_day(row: MetaInsight) -> date:
+    """The account-local report day of an insights row."""
+    return date.fromisoformat(str(row["date_start"]))
+
+
+def insight_action(row: MetaInsight, action_type: str) -> int:
+    """The value of one action type of an insights row (0 when absent)."""
+    return sum(
+        int(str(a["value"])) for a in row.get("actions") or [] if a["action_type"] == action_type
+    )
+
+
+def insight_leads(row: MetaInsight) -> int:
+    """Platform-reported leads of an insights row."""
+    return insight_action(row, "lead")
+
+
+@dataclass
+class Version:
+    """The full property set of a CRM object from ``valid_from`` until the next version."""
+
+    valid_from: datetime
+    properties: dict[str, str | None]
+
+
+@dataclass(kw_only=True)
+class CrmObject:
+    """A HubSpot object with its version history (oldest first)."""
+
+    id: str
+    versions: list[Version]
+    archived_at: datetime | None = None
+
+    @property
+    def created_at(self) -> datetime:
+        """Instant of the first version."""
+        return self.versions[0].valid_from
+
+    def version_at(self, instant: datetime | None) -> Version | None:
+        """The version valid at ``instant`` (None: the latest); None if not yet created."""
+        if instant is None:
+            return self.versions[-1] if self.versions else None
+        index = bisect.bisect_right(self.versions, instant, key=lambda v: v.valid_from) - 1
+        return self.versions[index] if index >= 0 else None
+
+
+@dataclass(kw_only=True)
+class Contact(CrmObject):
+    """A CRM contact; ``country_code`` is the truth behind the free-text ``country``."""
+
+    country_code: str
+    source: str
+    """``marketing`` (a Meta lead) or ``sales`` (found by sales)."""
+    account_id: str | None = None
+    campaign_id: str | None = None
+
+
+@dataclass(kw_only=True)
+class Deal(CrmObject):
+    """A CRM deal associated with exactly one contact (association type 3)."""
+
+    contact_id: str
+
+
+GroundTruthRow = dict[str, Any]
+"""Expected mart values for one (region, reporting date): the keys of `GROUND_TRUTH_COLUMNS`
+with ``date`` a `date`, money as `Decimal` (2 places) and counts as `int`."""
+
+
+GROUND_TRUTH_COLUMNS = (
+    "date",
+    "region",
+    "reporting_currency",
+    "spend",
+    "impressions",
+    "reach",
+    "clicks",
+    "leads",
+    "deals_won",
+    "revenue_won",
+)
+
+
+def write_ground_truth_csv(rows: Iterable[GroundTruthRow], path: Path | str) -> Path:
+    """Write ground-truth rows as CSV (ISO dates, money with two decimals); return the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(GROUND_TRUTH_COLUMNS)
+        for row in rows:
+            writer.writerow(
+                [
+                    row["date"].isoformat(),
+                    row["region"],
+                    row["reporting_currency"],
+                    f"{row['spend']:.2f}",
+                    row["impressions"],
+                    row["reach"],
+                    row["clicks"],
+                    row["leads"],
+                    row["deals_won"],
+                    f"{row['revenue_won']:.2f}",
+                ]
+            )
+    return path
+
+
+# --------------------------------------------------------------------------- world
+
+
+@dataclass
+class World:
+    """One consistent marketing-to-sales world (see the module docstring)."""
+
+    seed: int
+    start: date
+    days: int
+    scale: float
+    ad_accounts: list[AdAccount]
+    campaigns: list[Campaign]
+    meta_insights: list[MetaInsight]
+    contacts: list[Contact]
+    deals: list[Deal]
+    seeds_dir: Path | None = field(default=None, compare=False, repr=False)
+
+    # ----------------------------------------------------------------- construction
+
+    @classmethod
+    def generate(
+        cls,
+        seed: int = 42,
+        start: date = date(2024, 7, 1),
+        days: int = 90,
+        scale: float = 1.0,
+        *,
+        seeds_dir: Path | None = None,
+    ) -> World:
+        """Generate a world deterministically from ``seed``.
+
+        Args:
+            seed: random seed; the same arguments give byte-identical ``save`` output.
+            start: first report day (account-local).
+            days: number of report days.
+            scale: size factor (campaign count, sales contact rate); 1.0 ~ 4k insights rows,
+                ~4.5k contacts and ~1k deals over 90 days.
+            seeds_dir: directory of the dbt seeds; default from ``Settings.from_env()``.
+        """
+        if days < 1:
+            raise ValueError("days must be >= 1")
+        if scale <= 0:
+            raise ValueError("scale must be > 0")
+        from reach2revenue.world._generate import Generator
+
+        seeds = Seeds.load(seeds_dir)
+        world = Generator(seed, start, days, scale, seeds).run()
+        world.seeds_dir = seeds_dir
+        world.__dict__["seeds"] = seeds
+        return world
+
+    @cached_property
+    def seeds(self) -> Seeds:
+        """The dbt seeds (countries, aliases, FX rates) this world is read against."""
+        return Seeds.load(self.seeds_dir)
+
+    # ----------------------------------------------------------------- time
+
+    @property
+    def end_date(self) -> date:
+        """Last report day (inclusive)."""
+        return self.start + timedelta(days=self.days - 1)
+
+    @property
+    def dates(self) -> list[date]:
+        """All report days."""
+        return [self.start + timedelta(days=i) for i in range(self.days)]
+
+    @property
+    def end(self) -> datetime:
+        """The instant the world ends: the latest account-local midnight after its last day.
+
+        Nothing in the CRM happens after it; deals still open then stay open.
+        """
+        return max(local_day_bounds(self.end_date, a.tz)[1] for a in self.ad_accounts)
+
+    # ----------------------------------------------------------------- look-ups
+
+    def account(self, account_id: str) -> AdAccount | None:
+        """The ad account with that id, or None."""
+        return next((a for a in self.ad_accounts if a.account_id == account_id), None)
+
+    def insights_by_account_day(self) -> dict[str, dict[str, list[MetaInsight]]]:
+        """Insight rows by account id and ``date_start``, each day by campaign id and country.
+
+        The lists hold the world's own row dicts, so edits to a row show through.
+        """
+        grouped: dict[str, dict[str, list[MetaInsight]]] = {
+            a.account_id: {} for a in self.ad_accounts
+        }
+        for row in self.meta_insights:
+            by_day = grouped.setdefault(str(row["account_id"]), {})
+            by_day.setdefault(str(row["date_start"]), []).append(row)
+        for days in grouped.values():
+            for rows in days.values():
+                rows.sort(key=lambda r: (str(r["campaign_id"]), str(r["country"])))
+        return grouped
+
+    def insights_for(self, account_id: str, day: date) -> list[MetaInsight]:
+        """Insight rows of one account on one account-local day."""
+        return self.insights_by_account_day().get(account_id, {}).get(day.isoformat(), [])
+
+    @property
+    def hubspot_contacts(self) -> list[Contact]:
+        """The contacts (same list as ``contacts``)."""
+        return self.contacts
+
+    @property
+    def hubspot_deals(self) -> list[Deal]:
+        """The deals (same list as ``deals``)."""
+        return self.deals
+
+    def contacts_by_id(self) -> dict[str, Contact]:
+        """Contacts keyed by id."""
+        return {c.id: c for c in self.contacts}
+
+    def deals_by_id(self) -> dict[str, Deal]:
+        """Deals keyed by id."""
+        return {d.id: d for d in self.deals}
+
+    def contacts_as_of(self, instant: datetime | None) -> Iterator[tuple[Contact, Version]]:
+        """Contacts that exist and are not archived at ``instant``, with their state then."""
+        yield from _as_of(self.contacts, instant)
+
+    def deals_as_of(self, instant: datetime | None) -> Iterator[tuple[Deal, Version]]:
+        """Deals that exist and are not archived at ``instant``, with their state then."""
+        yield from _as_of(self.deals, instant)
+
+    # ----------------------------------------------------------------- ground truth
+
+    def ground_truth(
+        self,
+        reporting_currency: str = "EUR",
+        reporting_timezone: str = "Europe/Berlin",
+        until: datetime | None = None,
+    ) -> list[GroundTruthRow]:
+        """Expected region x day mart, computed from the world objects.
+
+        Ad metrics count on their account-local day; a won deal counts on its ``closedate``
+        in ``reporting_timezone``, in the region of its contact's true country. Money is
+        converted per source row with the last seed rate on or before that day and rounded
+        half-up to cents, then summed.
+
+        Args:
+            reporting_currency: target currency (must be in fx_rates.csv).
+            reporting_timezone: time zone that turns close instants into dates.
+            until: if given, only insight days that ended before it (account-local date
+                earlier than ``until``'s) and deals closed won before it, by their state
+                at ``until``. Deals archived by then, or whose contact is missing, are left
+                out.
+
+        Returns:
+            One row per (region, date) for every region and every date from the world start
+            to the last date with data, zero-filled, sorted by date then region order.
+        """
+        seeds = self.seeds
+        report_tz = ZoneInfo(reporting_timezone)
+        accounts = {a.account_id: a for a in self.ad_accounts}
+        cells: dict[tuple[date, str], GroundTruthRow] = {}
+
+        def cell(day: date, region: str) -> GroundTruthRow:
+            key = (day, region)
+            if key not in cells:
+                cells[key] = {
+                    "date": day,
+                    "region": region,
+                    "reporting_currency": reporting_currency,
+                    "spend": Decimal("0.00"),
+                    "impressions": 0,
+                    "reach": 0,
+                    "clicks": 0,
+                    "leads": 0,
+                    "deals_won": 0,
+                    "revenue_won": Decimal("0.00"),
+                }
+            return cells[key]
+
+        cutoff_days: dict[str, date] = {}
+        if until is not None:
+            cutoff_days = {a.account_id: until.astimezone(a.tz).date() for a in self.ad_accounts}
+        for row in self.meta_insights:
+            account = accounts[str(row["account_id"])]
+            day = insight_day(row)
+            if until is not None and day >= cutoff_days[account.account_id]:
+                continue
+            target = cell(day, seeds.region_of(str(row["country"])))
+            rate = seeds.rate(account.currency, reporting_currency, day)
+            target["spend"] += round_half_up(Decimal(str(row["spend"])) * rate)
+            target["impressions"] += int(str(row["impressions"]))
+            target["reach"] += int(str(row["reach"]))
+            target["clicks"] += int(str(row["clicks"]))
+            target["leads"] += insight_leads(row)
+
+        contacts = self.contacts_by_id()
+        for deal in self.deals:
+            if deal.archived_at is not None and (until is None or deal.archived_at <= until):
+                continue
+            version = deal.version_at(until)
+            if version is None or version.properties.get("dealstage") != STAGE_WON:
+                continue
+            closed = parse_instant(str(version.properties["closedate"]))
+            contact = contacts.get(deal.contact_id)
+            if (until is not None and closed >= until) or contact is None:
+                continue
+            day = closed.astimezone(report_tz).date()
+            currency = str(version.properties["deal_currency_code"])
+            rate = seeds.rate(currency, reporting_currency, day)
+            target = cell(day, seeds.region_of(contact.country_code))
+            target["deals_won"] += 1
+            target["revenue_won"] += round_half_up(
+                Decimal(str(version.properties["amount"])) * rate
+            )
+
+        last = max([self.end_date, *(day for day, _ in cells)])
+        first = min([self.start, *(day for day, _ in cells)])
+        rows: list[GroundTruthRow] = []
+        for offset in range((last - first).days + 1):
+            day = first + timedelta(days=offset)
+            rows.extend(cell(day, region) for region in seeds.regions)
+        return rows
+
+    def write_ground_truth(self, path: Path | str, **kwargs: Any) -> Path:
+        """Compute ``ground_truth(**kwargs)`` and write it as CSV to ``path``."""
+        return write_ground_truth_csv(self.ground_truth(**kwargs), path)
+
+    # ----------------------------------------------------------------- persistence
+
+    def save(self, directory: Path | str) -> Path:
+        """Write the world as ``world.json`` plus JSON Lines files; deterministic bytes."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        header = {
+            "format": FORMAT_VERSION,
+            "seed": self.seed,
+            "start": self.start.isoformat(),
+            "days": self.days,
+            "scale": self.scale,
+            "ad_accounts": [
+                {
+                    "account_id": a.account_id,
+                    "name": a.name,
+                    "currency": a.currency,
+                    "timezone": a.timezone,
+                    "regions": list(a.regions),
+                }
+                for a in self.ad_accounts
+            ],
+            "campaigns": [
+                {
+                    "campaign_id": c.campaign_id,
+                    "campaign_name": c.campaign_name,
+                    "account_id": c.account_id,
+                    "countries": list(c.countries),
+                    "start_date": c.start_date.isoformat(),
+                    "end_date": c.end_date.isoformat(),
+                }
+                for c in self.campaigns
+            ],
+        }
+        (directory / "world.json").write_text(
+            json.dumps(header, ensure_ascii=False, indent=1) + "\n", encoding="utf-8"
+        )
+        _write_jsonl(directory / "meta_insights.jsonl", self.meta_insights)
+        _write_jsonl(directory / "contacts.jsonl", (_contact_to_json(c) for c in self.contacts))
+        _write_jsonl(directory / "deals.jsonl", (_deal_to_json(d) for d in self.deals))
+        return directory
+
+    @classmethod
+    def load(cls, directory: Path | str, *, seeds_dir: Path | None = None) -> World:
+        """Read a world written by ``save``."""
+        directory = Path(directory)
+        header = json.loads((directory / "world.json").read_text(encoding="utf-8"))
+        if header.get("format") != FORMAT_VERSION:
+            raise ValueError(f"unsupported world format {header.get('format')!r}")
+        return cls(
+            seed=int(header["seed"]),
+            start=date.fromisoformat(header["start"]),
+            days=int(header["days"]),
+            scale=float(header["scale"]),
+            ad_accounts=[AdAccount(**a) for a in header["ad_accounts"]],
+            campaigns=[
+                Campaign(
+                    campaign_id=c["campaign_id"],
+                    campaign_name=c["campaign_name"],
+                    account_id=c["account_id"],
+                    countries=list(c["countries"]),
+                    start_date=date.fromisoformat(c["start_date"]),
+                    end_date=date.fromisoformat(c["end_date"]),
+                )
+                for c in header["campaigns"]
+            ],
+            meta_insights=list(_read_jsonl(directory / "meta_insights.jsonl")),
+            contacts=[_contact_from_json(o) for o in _read_jsonl(directory / "contacts.jsonl")],
+            deals=[_deal_from_json(o) for o in _read_jsonl(directory / "deals.jsonl")],
+            seeds_dir=seeds_dir,
+        )
+
+
+def _as_of(objects: Iterable[CrmObject], instant: datetime | None) -> Iterator[tuple[Any, Version]]:
+    for obj in objects:
+        if obj.archived_at is not None and (instant is None or obj.archived_at <= instant):
+            continue
+        version = obj.version_at(instant)
+        if version is not None:
+            yield obj, version
+
+
+# --------------------------------------------------------------------------- JSON Lines
+
+
+def _write_jsonl(path: Path, objects: Iterable[dict[str, Any]]) -> None:
+    with path.open("w", encoding="utf-8", newline="\n") as handle:
+        for obj in objects:
+            handle.write(json.dumps(obj, ensure_ascii=False, separators=(",", ":")))
+            handle.write("\n")
+
+
+def _read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
+    with path.open(encoding="utf-8") as handle:
+        for line in handle:
+            if line.strip():
+                yield json.loads(line)
+
+
+def _versions_to_json(versions: list[Version]) -> list[dict[str, Any]]:
+    return [
+        {"valid_from": format_instant(v.valid_from), "properties": v.properties} for v in versions
+    ]
+
+
+def _versions_from_json(items: list[dict[str, Any]]) -> list[Version]:
+    return [Version(parse_instant(v["valid_from"]), dict(v["properties"])) for v in items]
+
+
+def _optional_instant(value: datetime | None) -> str | None:
+    return format_instant(value) if value is not None else None
+
+
+def _contact_to_json(contact: Contact) -> dict[str, Any]:
+    return {
+        "id": contact.id,
+        "country_code": contact.country_code,
+        "source": contact.source,
+        "account_id": contact.account_id,
+        "campaign_id": contact.campaign_id,
+        "archived_at": _optional_instant(contact.archived_at),
+        "versions": _versions_to_json(contact.versions),
+    }
+
+
+def _contact_from_json(obj: dict[str, Any]) -> Contact:
+    return Contact(
+        id=obj["id"],
+        country_code=obj["country_code"],
+        source=obj["source"],
+        account_id=obj.get("account_id"),
+        campaign_id=obj.get("campaign_id"),
+        archived_at=parse_instant(obj["archived_at"]) if obj.get("archived_at") else None,
+        versions=_versions_from_json(obj["versions"]),
+    )
+
+
+def _deal_to_json(deal: Deal) -> dict[str, Any]:
+    return {
+        "id": deal.id,
+        "contact_id": deal.contact_id,
+        "archived_at": _optional_instant(deal.archived_at),
+        "versions": _versions_to_json(deal.versions),
+    }
+
+
+def _deal_from_json(obj: dict[str, Any]) -> Deal:
+    return Deal(
+        id=obj["id"],
+        contact_id=obj["contact_id"],
+        archived_at=parse_instant(obj["archived_at"]) if obj.get("archived_at") else None,
+        versions=_versions_from_json(obj["versions"]),
+    )
