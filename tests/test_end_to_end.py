@@ -1,0 +1,224 @@
+"""End to end: a small world through the real DAG in a real Airflow.
+
+Stand-ins serve the world over HTTP on loopback; `airflow dags test` runs the DAG in a
+subprocess on SQLite metadata, exactly as `make demo` does. The mart must equal the
+world's ground truth to the cent, re-running the same dates must change nothing, and bad
+data must fail the run with a clear message while the published mart stays as it was.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from reach2revenue import airflow_runner, verify
+from reach2revenue.settings import REPO_ROOT, Settings
+from reach2revenue.standins import StandinServers, start_standins
+from reach2revenue.world import World
+
+pytestmark = pytest.mark.slow
+
+# 2026-03-29 is the spring DST change in Europe/Berlin: deals closed late that evening in
+# UTC belong to the next reporting day.
+START = date(2026, 3, 24)
+HISTORY_DAYS = 8  # history run: START .. START + 7
+NIGHTLY_DAY = START + timedelta(days=HISTORY_DAYS)
+WORLD_DAYS = HISTORY_DAYS + 3  # spare days for the bad-data runs
+
+
+@dataclass
+class Stack:
+    world: World
+    servers: StandinServers
+    settings: Settings
+    env: dict[str, str]
+    home: Path
+    truth: list[dict]
+    # Rows the bad-data tests broke at the source, so a later test can repair them.
+    broken: dict[str, tuple[dict, str]] = field(default_factory=dict)
+
+    def run(self, logical_day: date, conf: dict | None = None, name: str = "run"):
+        return airflow_runner.run_dag_test(
+            self.env,
+            logical_day.isoformat(),
+            conf=conf,
+            log_path=self.home / "logs" / f"{name}.log",
+        )
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    home = tmp_path_factory.mktemp("e2e")
+    settings = Settings(
+        home=home,
+        landing_dir=home / "landing",
+        warehouse_path=home / "warehouse" / "reach2revenue.duckdb",
+        published_path=home / "published" / "reach2revenue.duckdb",
+        dbt_project_dir=REPO_ROOT / "dbt_project",
+        expectations_dir=REPO_ROOT / "expectations",
+        reporting_currency="EUR",
+        reporting_timezone="Europe/Berlin",
+    )
+    world = World.generate(seed=7, start=START, days=WORLD_DAYS, scale=0.3)
+    truth = world.ground_truth(reporting_currency="EUR", reporting_timezone="Europe/Berlin")
+    token = secrets.token_urlsafe(16)
+    with start_standins(world, token=token) as servers:
+        connections = {
+            "meta_ads_default": {
+                "conn_type": "http",
+                "host": servers.meta_url,
+                "password": token,
+                "extra": {"account_ids": [a.account_id for a in world.ad_accounts]},
+            },
+            "hubspot_default": {
+                "conn_type": "http",
+                "host": servers.hubspot_url,
+                "password": token,
+            },
+        }
+        env = airflow_runner.airflow_environment(home / "airflow", settings, connections)
+        airflow_runner.ensure_metadata_db(env)
+        yield Stack(world, servers, settings, env, home, truth)
+
+
+def _history_conf() -> dict[str, str]:
+    return {"interval_start": START.isoformat(), "interval_end": NIGHTLY_DAY.isoformat()}
+
+
+def _snapshot(path: Path) -> dict[str, list[tuple]]:
+    tables = [
+        "raw.meta_ads_insights",
+        "raw.hubspot_contacts",
+        "raw.hubspot_deals",
+        "raw.hubspot_deal_contacts",
+        "main.region_daily_performance",
+    ]
+    with duckdb.connect(str(path), read_only=True) as con:
+        snapshot = {}
+        for table in tables:
+            columns = [
+                name
+                for (name,) in con.execute(
+                    "select column_name from information_schema.columns "
+                    "where table_schema || '.' || table_name = ? and column_name not like '\\_%' "
+                    "escape '\\' order by ordinal_position",
+                    [table],
+                ).fetchall()
+            ]
+            snapshot[table] = sorted(
+                con.execute(f"select {', '.join(columns)} from {table}").fetchall(), key=repr
+            )
+    return snapshot
+
+
+def _assert_ran(result) -> None:
+    assert result.succeeded, f"DAG run failed:\n{result.log_tail(80)}"
+    assert result.task_states == {
+        "extract_meta_ads": "success",
+        "extract_hubspot": "success",
+        "load_and_validate": "success",
+        "dbt_build": "success",
+        "publish": "success",
+    }
+
+
+@pytest.fixture(scope="module")
+def first_load(stack: Stack) -> dict[str, list[tuple]]:
+    _assert_ran(stack.run(NIGHTLY_DAY, _history_conf(), name="history"))
+    # The nightly run's logical date is the day after the interval it loads.
+    _assert_ran(stack.run(NIGHTLY_DAY + timedelta(days=1), name="nightly"))
+    return _snapshot(stack.settings.published_path)
+
+
+def test_mart_equals_ground_truth_to_the_cent(stack: Stack, first_load) -> None:
+    mart = verify.mart_region_days(stack.settings.published_path)
+    comparison = verify.compare(mart, stack.truth, first_day=START, last_day=NIGHTLY_DAY)
+    assert comparison.region_days >= 4 * (HISTORY_DAYS + 1)
+    assert comparison.matches, json.dumps(comparison.mismatches[:20], indent=1)
+    revenue = sum(row["revenue_won"] for row in mart.values())
+    spend = sum(row["spend"] for row in mart.values())
+    assert revenue > 0 and spend > 0, "a world without revenue or spend proves nothing"
+
+
+def test_nightly_run_loaded_only_its_day(stack: Stack, first_load) -> None:
+    with duckdb.connect(str(stack.settings.published_path), read_only=True) as con:
+        last_meta_day = con.execute("select max(date_start) from raw.meta_ads_insights").fetchall()
+    assert last_meta_day == [(NIGHTLY_DAY.isoformat(),)]
+
+
+def test_rerunning_the_same_dates_changes_nothing(stack: Stack, first_load) -> None:
+    _assert_ran(stack.run(NIGHTLY_DAY, _history_conf(), name="history-again"))
+    _assert_ran(stack.run(NIGHTLY_DAY + timedelta(days=1), name="nightly-again"))
+    assert _snapshot(stack.settings.published_path) == first_load
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_negative_spend_fails_the_run_and_keeps_the_published_mart(
+    stack: Stack, first_load
+) -> None:
+    bad_day = NIGHTLY_DAY + timedelta(days=1)
+    row = next(r for r in stack.world.meta_insights if r["date_start"] == bad_day.isoformat())
+    row["spend"] = "-5.00"
+    published_before = _digest(stack.settings.published_path)
+
+    result = stack.run(bad_day + timedelta(days=1), name="bad-spend")
+
+    assert not result.succeeded
+    assert result.task_states["load_and_validate"] == "failed"
+    assert "dbt_build" not in result.task_states or result.task_states["dbt_build"] != "success"
+    log = result.log_path.read_text()
+    assert "meta_ads/insights" in log
+    assert bad_day.isoformat() in log
+    assert "expect_column_values_to_match_regex" in log
+    assert "-5.00" in log
+    assert _digest(stack.settings.published_path) == published_before
+    reports = list((stack.home / "quarantine").glob("*/validation_report.json"))
+    assert reports, "no quarantine report written"
+
+
+def test_missing_key_fails_the_run_naming_the_rows(stack: Stack, first_load) -> None:
+    bad_spend_day = NIGHTLY_DAY + timedelta(days=1)
+    for row in stack.world.meta_insights:
+        if row["date_start"] == bad_spend_day.isoformat() and row["spend"] == "-5.00":
+            row["spend"] = "5.00"  # the previous test's bad row, fixed at the source
+    bad_day = NIGHTLY_DAY + timedelta(days=2)
+    row = next(r for r in stack.world.meta_insights if r["date_start"] == bad_day.isoformat())
+    stack.broken["campaign_id"] = (row, row.pop("campaign_id"))
+    published_before = _digest(stack.settings.published_path)
+
+    result = stack.run(bad_day + timedelta(days=1), name="missing-key")
+
+    assert not result.succeeded
+    assert result.task_states["load_and_validate"] == "failed"
+    log = result.log_path.read_text()
+    assert "expect_column_values_to_not_be_null" in log
+    assert "campaign_id" in log
+    assert bad_day.isoformat() in log
+    assert _digest(stack.settings.published_path) == published_before
+
+
+def test_after_the_fix_the_next_run_fills_the_gap(stack: Stack, first_load) -> None:
+    row, campaign_id = stack.broken["campaign_id"]
+    row["campaign_id"] = campaign_id
+    last_day = NIGHTLY_DAY + timedelta(days=2)
+
+    # Failed runs did not advance the cursors, so this nightly run reloads the days the
+    # failed runs could not: no gaps.
+    _assert_ran(stack.run(last_day + timedelta(days=1), name="recovered"))
+
+    # Ground truth recomputed from the fixed world (one spend was changed to 5.00).
+    truth = stack.world.ground_truth(reporting_currency="EUR", reporting_timezone="Europe/Berlin")
+    mart = verify.mart_region_days(stack.settings.published_path)
+    comparison = verify.compare(mart, truth, first_day=START, last_day=last_day)
+    assert comparison.matches, json.dumps(comparison.mismatches[:20], indent=1)
