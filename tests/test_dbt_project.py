@@ -24,54 +24,13 @@ from typing import Any
 import duckdb
 import pytest
 
+from reach2revenue.raw_schema import RAW_TABLES
 from reach2revenue.settings import Settings
 from reach2revenue.transform import DbtBuildError, DbtRunSummary, dbt_build, dbt_parse
 
+# The raw tables exactly as the loader creates them (docs/architecture.md).
 RAW_COLUMNS: dict[str, list[str]] = {
-    "meta_ads_insights": [
-        "account_id",
-        "account_currency",
-        "campaign_id",
-        "campaign_name",
-        "date_start",
-        "date_stop",
-        "country",
-        "impressions",
-        "reach",
-        "clicks",
-        "spend",
-        "actions",
-    ],
-    "hubspot_contacts": [
-        "id",
-        "email",
-        "firstname",
-        "lastname",
-        "country",
-        "hs_analytics_source",
-        "utm_source",
-        "utm_campaign",
-        "createdate",
-        "lastmodifieddate",
-        "created_at",
-        "updated_at",
-        "archived",
-    ],
-    "hubspot_deals": [
-        "id",
-        "dealname",
-        "amount",
-        "deal_currency_code",
-        "dealstage",
-        "pipeline",
-        "closedate",
-        "createdate",
-        "hs_lastmodifieddate",
-        "created_at",
-        "updated_at",
-        "archived",
-    ],
-    "hubspot_deal_contacts": ["deal_id", "contact_id", "association_type_id"],
+    table.removeprefix("raw."): list(columns) for table, columns in RAW_TABLES.items()
 }
 
 

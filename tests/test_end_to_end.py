@@ -20,7 +20,7 @@ import duckdb
 import pytest
 
 from reach2revenue import airflow_runner, verify
-from reach2revenue.settings import REPO_ROOT, Settings
+from reach2revenue.settings import Settings
 from reach2revenue.standins import StandinServers, start_standins
 from reach2revenue.world import World
 
@@ -57,16 +57,7 @@ class Stack:
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     home = tmp_path_factory.mktemp("e2e")
-    settings = Settings(
-        home=home,
-        landing_dir=home / "landing",
-        warehouse_path=home / "warehouse" / "reach2revenue.duckdb",
-        published_path=home / "published" / "reach2revenue.duckdb",
-        dbt_project_dir=REPO_ROOT / "dbt_project",
-        expectations_dir=REPO_ROOT / "expectations",
-        reporting_currency="EUR",
-        reporting_timezone="Europe/Berlin",
-    )
+    settings = Settings.for_home(home)
     world = World.generate(seed=7, start=START, days=WORLD_DAYS, scale=0.3)
     truth = world.ground_truth(reporting_currency="EUR", reporting_timezone="Europe/Berlin")
     token = secrets.token_urlsafe(16)

@@ -21,7 +21,7 @@ from pathlib import Path
 from reach2revenue.settings import REPO_ROOT, Settings
 
 DAG_ID = "marketing_sales_nightly"
-_TASK_EVENT = re.compile(r"\[DAG TEST\] (?P<event>starting|end) task task_id=(?P<task>\S+)")
+_TASK_EVENT = re.compile(r"\[DAG TEST\] (?P<event>starting|end task) task_id=(?P<task>\S+)")
 _TASK_STATE = re.compile(r"new_state=(?P<state>\w+)")
 
 
@@ -46,6 +46,8 @@ def airflow_environment(
             "AIRFLOW__CORE__PARALLELISM": "4",
             "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
             "AIRFLOW__OPENLINEAGE__DISABLED": "True",
+            # Task events are read from the pipe as they happen, not when a buffer fills.
+            "PYTHONUNBUFFERED": "1",
             "GX_ANALYTICS_ENABLED": "False",
             "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
             "DO_NOT_TRACK": "1",

@@ -28,7 +28,8 @@ from rich.table import Table
 
 from reach2revenue.settings import REPO_ROOT, Settings
 
-console = Console()
+# Piped output (CI logs, `make demo | tee`) still gets a table wide enough to read.
+console = Console(width=None if sys.stdout.isatty() else 110)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -124,16 +125,7 @@ def run_demo(home: Path, *, days: int, scale: float, seed: int) -> int:
     # (its migrated metadata DB is the slow part of a cold start).
     for folder in ("world", "landing", "warehouse", "published", "quarantine", "dbt"):
         shutil.rmtree(home / folder, ignore_errors=True)
-    settings = Settings(
-        home=home,
-        landing_dir=home / "landing",
-        warehouse_path=home / "warehouse" / "reach2revenue.duckdb",
-        published_path=home / "published" / "reach2revenue.duckdb",
-        dbt_project_dir=REPO_ROOT / "dbt_project",
-        expectations_dir=REPO_ROOT / "expectations",
-        reporting_currency="EUR",
-        reporting_timezone="Europe/Berlin",
-    )
+    settings = Settings.for_home(home)
 
     today = datetime.now(UTC).date()
     nightly_day = today - timedelta(days=1)
@@ -200,6 +192,8 @@ def run_demo(home: Path, *, days: int, scale: float, seed: int) -> int:
         last_day=nightly_day,
     )
     print_region_table(settings.published_path)
+    counts = verify.table_row_counts(settings.published_path)
+    console.print("rows: " + ", ".join(f"{name} {count:,}" for name, count in counts.items()))
     if comparison.matches:
         console.print(
             f"[green]✓[/] mart equals the world's ground truth on all "

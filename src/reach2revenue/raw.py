@@ -35,61 +35,14 @@ import duckdb
 import pandas as pd
 
 from reach2revenue.landing import Manifest, read_manifest
-
-META_INSIGHTS_COLUMNS = (
-    "account_id",
-    "account_currency",
-    "campaign_id",
-    "campaign_name",
-    "date_start",
-    "date_stop",
-    "country",
-    "impressions",
-    "reach",
-    "clicks",
-    "spend",
-    "actions",
+from reach2revenue.raw_schema import (
+    HUBSPOT_CONTACT_COLUMNS,
+    HUBSPOT_DEAL_COLUMNS,
+    META_INSIGHTS_COLUMNS,
+    RAW_TABLES,
 )
-HUBSPOT_CONTACT_COLUMNS = (
-    "id",
-    "email",
-    "firstname",
-    "lastname",
-    "country",
-    "hs_analytics_source",
-    "utm_source",
-    "utm_campaign",
-    "createdate",
-    "lastmodifieddate",
-    "created_at",
-    "updated_at",
-    "archived",
-)
-HUBSPOT_DEAL_COLUMNS = (
-    "id",
-    "dealname",
-    "amount",
-    "deal_currency_code",
-    "dealstage",
-    "pipeline",
-    "closedate",
-    "createdate",
-    "hs_lastmodifieddate",
-    "created_at",
-    "updated_at",
-    "archived",
-)
-HUBSPOT_DEAL_CONTACT_COLUMNS = ("deal_id", "contact_id", "association_type_id")
 
 LINEAGE_COLUMNS = ("_landed_file", "_extraction_id")
-
-# Table name -> API columns. Iterating yields the table names.
-RAW_TABLES: dict[str, tuple[str, ...]] = {
-    "raw.meta_ads_insights": META_INSIGHTS_COLUMNS,
-    "raw.hubspot_contacts": HUBSPOT_CONTACT_COLUMNS,
-    "raw.hubspot_deals": HUBSPOT_DEAL_COLUMNS,
-    "raw.hubspot_deal_contacts": HUBSPOT_DEAL_CONTACT_COLUMNS,
-}
 
 # (source, entity) -> table, in load order: parents before children.
 ENTITY_TABLES: dict[tuple[str, str], str] = {

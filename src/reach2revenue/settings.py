@@ -32,6 +32,26 @@ class Settings:
     reporting_timezone: str
 
     @classmethod
+    def for_home(
+        cls,
+        home: Path,
+        *,
+        reporting_currency: str = "EUR",
+        reporting_timezone: str = "Europe/Berlin",
+    ) -> Settings:
+        """Everything under one folder, with the repo's dbt project and suites."""
+        return cls(
+            home=home,
+            landing_dir=home / "landing",
+            warehouse_path=home / "warehouse" / "reach2revenue.duckdb",
+            published_path=home / "published" / "reach2revenue.duckdb",
+            dbt_project_dir=REPO_ROOT / "dbt_project",
+            expectations_dir=REPO_ROOT / "expectations",
+            reporting_currency=reporting_currency,
+            reporting_timezone=reporting_timezone,
+        )
+
+    @classmethod
     def from_env(cls) -> Settings:
         home = _path("R2R_HOME", REPO_ROOT / "var")
         return cls(

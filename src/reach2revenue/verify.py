@@ -112,3 +112,16 @@ def region_summary(path: Path) -> list[dict[str, Any]]:
         )
         names = [column[0] for column in cursor.description]
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def table_row_counts(path: Path) -> dict[str, int]:
+    """Rows per raw table and mart in a warehouse file, read-only."""
+    with duckdb.connect(str(path), read_only=True) as con:
+        tables = con.execute(
+            "select table_schema || '.' || table_name from information_schema.tables "
+            "where table_type = 'BASE TABLE' and table_schema in ('raw', 'main') "
+            "order by table_schema desc, table_name"
+        ).fetchall()
+        return {
+            name: con.execute(f"select count(*) from {name}").fetchall()[0][0] for (name,) in tables
+        }

@@ -33,33 +33,20 @@ from reach2revenue.landing import (
     write_manifest,
     write_page,
 )
+from reach2revenue.raw_schema import (
+    HUBSPOT_CONTACT_COLUMNS,
+    HUBSPOT_DEAL_COLUMNS,
+    hubspot_properties,
+)
 
 log = logging.getLogger(__name__)
 
 SOURCE = "hubspot"
 ENTITIES = ("contacts", "deals", "deal_contacts")
 
-CONTACT_PROPERTIES = (
-    "email",
-    "firstname",
-    "lastname",
-    "country",
-    "hs_analytics_source",
-    "utm_source",
-    "utm_campaign",
-    "createdate",
-    "lastmodifieddate",
-)
-DEAL_PROPERTIES = (
-    "dealname",
-    "amount",
-    "deal_currency_code",
-    "dealstage",
-    "pipeline",
-    "closedate",
-    "createdate",
-    "hs_lastmodifieddate",
-)
+# The raw schema decides what is asked for: a new raw column is a new requested property.
+CONTACT_PROPERTIES = hubspot_properties(HUBSPOT_CONTACT_COLUMNS)
+DEAL_PROPERTIES = hubspot_properties(HUBSPOT_DEAL_COLUMNS)
 MODIFIED_PROPERTY = {"contacts": "lastmodifieddate", "deals": "hs_lastmodifieddate"}
 PROPERTIES = {"contacts": CONTACT_PROPERTIES, "deals": DEAL_PROPERTIES}
 
