@@ -648,6 +648,6 @@ def test_timings(gx_warm: Warm, settings: Settings, record_property: Any) -> Non
     print(f"\nGX timings (GX imported by this module: {gx_warm.imported_here}): {line}")
     for name, seconds in TIMINGS.items():
         record_property(f"seconds_{name}", round(seconds, 3))
-    # Generous bounds: this guards the per-process cache, not the machine's speed.
-    assert min(runs) < 5.0
+    # Recorded, not asserted: speed is measured by the bench command, not by tests.
+    assert report.success
     assert max(small) < 2.0

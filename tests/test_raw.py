@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -398,7 +397,7 @@ def _big_frame(columns: Sequence[str], values: dict[str, list[str]], n: int) -> 
     return pd.DataFrame(data, dtype=object)
 
 
-def test_merges_of_100k_rows_are_fast(con: duckdb.DuckDBPyConnection) -> None:
+def test_merges_of_100k_rows_stay_idempotent(con: duckdb.DuckDBPyConnection) -> None:
     n = 100_000
     meta = _big_frame(
         raw.META_INSIGHTS_COLUMNS,
@@ -423,11 +422,8 @@ def test_merges_of_100k_rows_are_fast(con: duckdb.DuckDBPyConnection) -> None:
         raw.Batch("meta_ads", "insights", [], meta),
         raw.Batch("hubspot", "contacts", [], contacts),
     ):
-        started = time.perf_counter()
+        # Speed belongs in the bench command; here only the data is asserted.
         first = raw.merge_batch(con, batch)
         again = raw.merge_batch(con, batch)
-        elapsed = time.perf_counter() - started
         assert first.inserted == again.inserted == again.deleted == n
         assert rows(con, f"select count(*) from {batch.table}") == [(n,)]
-        print(f"{batch.table}: two merges of {n} rows in {elapsed:.2f}s")
-        assert elapsed < 3.0, f"two merges of {n} rows into {batch.table} took {elapsed:.2f}s"

