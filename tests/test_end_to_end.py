@@ -62,19 +62,12 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     truth = world.ground_truth(reporting_currency="EUR", reporting_timezone="Europe/Berlin")
     token = secrets.token_urlsafe(16)
     with start_standins(world, token=token) as servers:
-        connections = {
-            "meta_ads_default": {
-                "conn_type": "http",
-                "host": servers.meta_url,
-                "password": token,
-                "extra": {"account_ids": [a.account_id for a in world.ad_accounts]},
-            },
-            "hubspot_default": {
-                "conn_type": "http",
-                "host": servers.hubspot_url,
-                "password": token,
-            },
-        }
+        connections = airflow_runner.platform_connections(
+            meta_url=servers.meta_url,
+            hubspot_url=servers.hubspot_url,
+            token=token,
+            meta_account_ids=[account.account_id for account in world.ad_accounts],
+        )
         env = airflow_runner.airflow_environment(home / "airflow", settings, connections)
         airflow_runner.ensure_metadata_db(env)
         yield Stack(world, servers, settings, env, home, truth)

@@ -14,7 +14,7 @@ import re
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -64,6 +64,21 @@ def airflow_environment(
     for conn_id, definition in connections.items():
         env[f"AIRFLOW_CONN_{conn_id.upper()}"] = json.dumps(definition)
     return env
+
+
+def platform_connections(
+    *, meta_url: str, hubspot_url: str, token: str, meta_account_ids: Sequence[str]
+) -> dict[str, dict[str, object]]:
+    """Airflow connections for the two platforms: host = API base URL, password = token."""
+    return {
+        "meta_ads_default": {
+            "conn_type": "http",
+            "host": meta_url,
+            "password": token,
+            "extra": {"account_ids": list(meta_account_ids)},
+        },
+        "hubspot_default": {"conn_type": "http", "host": hubspot_url, "password": token},
+    }
 
 
 def ensure_metadata_db(env: Mapping[str, str]) -> float:

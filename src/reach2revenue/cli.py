@@ -149,19 +149,12 @@ def run_demo(home: Path, *, days: int, scale: float, seed: int) -> int:
         console.print(
             f"[green]✓[/] stand-ins: Meta Ads {servers.meta_url}, HubSpot {servers.hubspot_url}"
         )
-        connections = {
-            "meta_ads_default": {
-                "conn_type": "http",
-                "host": servers.meta_url,
-                "password": token,
-                "extra": {"account_ids": [a.account_id for a in world.ad_accounts]},
-            },
-            "hubspot_default": {
-                "conn_type": "http",
-                "host": servers.hubspot_url,
-                "password": token,
-            },
-        }
+        connections = airflow_runner.platform_connections(
+            meta_url=servers.meta_url,
+            hubspot_url=servers.hubspot_url,
+            token=token,
+            meta_account_ids=[account.account_id for account in world.ad_accounts],
+        )
         env = airflow_runner.airflow_environment(home / "airflow", settings, connections)
         with console.status("preparing Airflow metadata (SQLite)"):
             migrated = airflow_runner.ensure_metadata_db(env)

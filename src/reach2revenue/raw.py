@@ -349,16 +349,37 @@ def _select_list(columns: Sequence[str]) -> str:
 
 
 def _merge_meta(con: duckdb.DuckDBPyConnection, batch: Batch, table: str) -> MergeStats:
-    columns = RAW_TABLES[table]
     frame = batch.frame.drop_duplicates(list(META_KEY), keep="last")
     days = pd.DataFrame(batch.days, columns=["account_id", "date_start"], dtype=object)
+    deleted = _replace_rows(
+        con,
+        table,
+        frame,
+        scope=days,
+        scope_match="d.account_id = t.account_id and d.date_start = t.date_start",
+    )
+    return MergeStats(table, len(batch.frame), len(frame), deleted)
+
+
+def _replace_rows(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    frame: pd.DataFrame,
+    *,
+    scope: pd.DataFrame,
+    scope_match: str,
+) -> int:
+    """In one transaction, delete the rows of ``table`` in ``scope``, insert ``frame``.
+
+    ``scope_match`` is a condition between ``d`` (a scope row) and ``t`` (a stored row);
+    scopes with no incoming rows are emptied, which is how vanished rows go away.
+    Returns the number of rows deleted.
+    """
+    columns = RAW_TABLES[table]
     con.register("_r2r_batch", frame)
-    con.register("_r2r_days", days)
+    con.register("_r2r_scope", scope)
     try:
-        match = (
-            f"from {table} t where exists (select 1 from _r2r_days d "
-            "where d.account_id = t.account_id and d.date_start = t.date_start)"
-        )
+        match = f"from {table} t where exists (select 1 from _r2r_scope d where {scope_match})"
         con.execute("begin transaction")
         try:
             deleted = _scalar(con, f"select count(*) {match}")
@@ -373,8 +394,8 @@ def _merge_meta(con: duckdb.DuckDBPyConnection, batch: Batch, table: str) -> Mer
             raise
     finally:
         con.unregister("_r2r_batch")
-        con.unregister("_r2r_days")
-    return MergeStats(table, len(batch.frame), len(frame), deleted)
+        con.unregister("_r2r_scope")
+    return deleted
 
 
 def _merge_objects(con: duckdb.DuckDBPyConnection, batch: Batch, table: str) -> MergeStats:
@@ -423,28 +444,9 @@ def _merge_objects(con: duckdb.DuckDBPyConnection, batch: Batch, table: str) -> 
 
 
 def _merge_deal_contacts(con: duckdb.DuckDBPyConnection, batch: Batch, table: str) -> MergeStats:
-    columns = RAW_TABLES[table]
     frame = batch.frame.drop_duplicates(["deal_id", "contact_id"], keep="last")
     deals = pd.DataFrame({"deal_id": pd.Series(batch.deal_ids, dtype=object)})
-    con.register("_r2r_batch", frame)
-    con.register("_r2r_deals", deals)
-    try:
-        match = f"from {table} where deal_id in (select deal_id from _r2r_deals)"
-        con.execute("begin transaction")
-        try:
-            deleted = _scalar(con, f"select count(*) {match}")
-            con.execute(f"delete {match}")
-            con.execute(
-                f"insert into {table} select {_select_list(columns)}, current_timestamp "
-                "from _r2r_batch"
-            )
-            con.execute("commit")
-        except BaseException:
-            con.execute("rollback")
-            raise
-    finally:
-        con.unregister("_r2r_batch")
-        con.unregister("_r2r_deals")
+    deleted = _replace_rows(con, table, frame, scope=deals, scope_match="d.deal_id = t.deal_id")
     return MergeStats(table, len(batch.frame), len(frame), deleted)
 
 
