@@ -76,5 +76,8 @@ def test_dockerfile_copies_existing_paths_and_the_dags_folder_matches() -> None:
     assert dags_folder == f"{workdir}/dags"
 
 
-def test_metadata_db_driver_is_locked() -> None:
-    assert 'name = "psycopg2-binary"' in (ROOT / "uv.lock").read_text()
+def test_metadata_db_drivers_are_locked() -> None:
+    # Airflow 3 opens a sync (psycopg2) and an async (asyncpg) engine on Postgres.
+    lock = (ROOT / "uv.lock").read_text()
+    assert 'name = "psycopg2-binary"' in lock
+    assert 'name = "asyncpg"' in lock
