@@ -122,7 +122,9 @@ class _Landing:
         self.end = end
         self.extracted_at = extracted_at
         self.extraction_id = extraction_stamp(extracted_at)
-        self.partition_date = start.date().isoformat()
+        # The last day the window covers: a nightly run lands under its own day, and a
+        # first load (window from 1970) under the day it loaded through, not under 1970.
+        self.partition_date = (end - timedelta(microseconds=1)).date().isoformat()
         self.directory = partition_dir(
             landing_dir, SOURCE, entity, self.partition_date, self.extraction_id
         )
