@@ -21,6 +21,7 @@ demo: bootstrap
 
 test: bootstrap
 	.venv/bin/ruff check src dags tests
+	.venv/bin/ruff format --check src dags tests
 	.venv/bin/pytest
 
 lint: bootstrap

@@ -456,7 +456,7 @@ class World:
             by_day.setdefault(str(row["date_start"]), []).append(row)
         for days in grouped.values():
             for rows in days.values():
-                rows.sort(key=lambda r: (str(r["campaign_id"]), str(r["country"])))
+                rows.sort(key=lambda r: (str(r.get("campaign_id", "")), str(r.get("country", ""))))
         return grouped
 
     def insights_for(self, account_id: str, day: date) -> list[MetaInsight]:
