@@ -29,6 +29,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from reach2revenue.raw_schema import LINEAGE_COLUMNS, RAW_TABLE_KEYS, RAW_TABLES
 from reach2revenue.settings import REPO_ROOT, Settings
 
 if TYPE_CHECKING:
@@ -38,9 +39,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-#: Columns the loader adds to every raw batch (the raw tables also have ``_loaded_at``,
-#: but that is stamped at merge time, after validation).
-LINEAGE_COLUMNS: tuple[str, ...] = ("_landed_file", "_extraction_id")
 
 #: Always masked, whatever a suite says: these hold personal data in HubSpot contacts.
 PERSONAL_COLUMNS: frozenset[str] = frozenset({"email", "firstname", "lastname"})
@@ -49,8 +47,6 @@ MASK = "***"
 MAX_EXAMPLES = 5
 MAX_DATES_IN_MESSAGE = 10
 MAX_VALUE_CHARS = 120
-
-ARCHITECTURE_DOC = REPO_ROOT / "docs" / "architecture.md"
 
 # COMPLETE gives every unexpected row index, so the failing dates are all reported, not
 # just those of the first 20 rows. Unexpected *values* are left out on purpose: examples
@@ -63,7 +59,6 @@ _RESULT_FORMAT: dict[str, Any] = {
 }
 
 _DAY_PREFIX = re.compile(r"^\d{4}-\d{2}-\d{2}")
-_ARCHITECTURE_ROW = re.compile(r"^\|\s*`raw\.(\w+)`\s*\|\s*`([^`]*)`\s*\|\s*`([^`]*)`\s*\|")
 
 
 # --------------------------------------------------------------------------- reports
@@ -227,49 +222,40 @@ def load_suite_document(
 
 @dataclass(frozen=True)
 class RawTableContract:
-    """One row of the raw schema table in docs/architecture.md."""
+    """A raw table's columns and key, from `reach2revenue.raw_schema`."""
 
     table: str
     columns: tuple[str, ...]
     key: tuple[str, ...]
 
 
-def raw_tables_in_architecture(doc_path: Path | None = None) -> dict[str, RawTableContract]:
-    """Parse the raw schema table of docs/architecture.md into ``{table: contract}``.
-
-    ``table`` is the name in schema ``raw`` (``meta_ads_insights``), which is the suite's
-    ``<source>_<entity>``.
-    """
-    text = (doc_path or ARCHITECTURE_DOC).read_text(encoding="utf-8")
-    tables: dict[str, RawTableContract] = {}
-    for line in text.splitlines():
-        match = _ARCHITECTURE_ROW.match(line.strip())
-        if match:
-            name, columns, key = match.groups()
-            tables[name] = RawTableContract(name, _split_columns(columns), _split_columns(key))
-    return tables
+def raw_table_contracts() -> dict[str, RawTableContract]:
+    """``{table: contract}`` for every raw table; ``table`` is the name in schema ``raw``
+    (``meta_ads_insights``), which is the suite's ``<source>_<entity>``."""
+    return {
+        table.removeprefix("raw."): RawTableContract(
+            table.removeprefix("raw."), columns, RAW_TABLE_KEYS[table]
+        )
+        for table, columns in RAW_TABLES.items()
+    }
 
 
-def check_suites_cover_architecture(
-    settings: Settings | None = None, doc_path: Path | None = None
-) -> list[str]:
-    """Return the problems between docs/architecture.md's raw schema and the suites.
+def check_suites_cover_raw_schema(settings: Settings | None = None) -> list[str]:
+    """Return the problems between the raw schema and the suites.
 
     Empty means: every raw table has a suite, every suite belongs to a raw table, each
-    suite expects exactly the documented columns plus lineage, names the documented key
-    in its meta, and checks that key for nulls and duplicates. Reads JSON only (no GX).
+    suite expects exactly the table's columns plus lineage, names the table's key in its
+    meta, and checks that key for nulls and duplicates. Reads JSON only (no GX).
     """
     settings = settings or Settings.from_env()
-    tables = raw_tables_in_architecture(doc_path)
-    if not tables:
-        return [f"no raw tables found in {doc_path or ARCHITECTURE_DOC}"]
+    tables = raw_table_contracts()
     suites = {f"{source}_{entity}": (source, entity) for source, entity in list_suites(settings)}
     problems = [
         f"raw.{table} has no suite ({settings.expectations_dir}/<source>__<entity>.json)"
         for table in sorted(tables.keys() - suites.keys())
     ]
     problems += [
-        f"suite {source}__{entity}.json matches no raw table in the architecture doc"
+        f"suite {source}__{entity}.json matches no raw table"
         for table, (source, entity) in sorted(suites.items())
         if table not in tables
     ]
@@ -289,7 +275,7 @@ def _contract_problems(
         problems.append(f"{name}: meta.reach2revenue.raw_table is not raw.{contract.table}")
     if tuple(meta.get("key_columns", ())) != contract.key:
         problems.append(
-            f"{name}: key_columns {meta.get('key_columns')} != documented {list(contract.key)}"
+            f"{name}: key_columns {meta.get('key_columns')} != raw schema key {list(contract.key)}"
         )
     expectations = document.get("expectations", [])
     column_sets = [
@@ -325,10 +311,6 @@ def _contract_problems(
     if contract.key not in unique_keys:
         problems.append(f"{name}: no uniqueness expectation on the key {list(contract.key)}")
     return problems
-
-
-def _split_columns(text: str) -> tuple[str, ...]:
-    return tuple(part.strip() for part in text.split(",") if part.strip())
 
 
 # --------------------------------------------------------------------------- GX runtime

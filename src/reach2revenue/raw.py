@@ -38,11 +38,12 @@ from reach2revenue.landing import Manifest, read_manifest
 from reach2revenue.raw_schema import (
     HUBSPOT_CONTACT_COLUMNS,
     HUBSPOT_DEAL_COLUMNS,
+    HUBSPOT_MODIFIED_PROPERTY,
+    LINEAGE_COLUMNS,
     META_INSIGHTS_COLUMNS,
+    RAW_TABLE_KEYS,
     RAW_TABLES,
 )
-
-LINEAGE_COLUMNS = ("_landed_file", "_extraction_id")
 
 # (source, entity) -> table, in load order: parents before children.
 ENTITY_TABLES: dict[tuple[str, str], str] = {
@@ -53,8 +54,8 @@ ENTITY_TABLES: dict[tuple[str, str], str] = {
 }
 _LOAD_ORDER = {key: n for n, key in enumerate(ENTITY_TABLES)}
 
-MODIFIED_COLUMN = {"contacts": "lastmodifieddate", "deals": "hs_lastmodifieddate"}
-META_KEY = ("account_id", "campaign_id", "date_start", "country")
+META_KEY = RAW_TABLE_KEYS["raw.meta_ads_insights"]
+DEAL_CONTACT_KEY = RAW_TABLE_KEYS["raw.hubspot_deal_contacts"]
 
 
 def _varchar(value: Any) -> str | None:
@@ -276,11 +277,11 @@ def _build_batch(source: str, entity: str, manifests: list[Manifest]) -> Batch:
             if owner[row["deal_id"]] == manifest.extraction_id
         ]
         frame = _frame(rows, columns).drop_duplicates(
-            ["deal_id", "contact_id"], keep="last", ignore_index=True
+            list(DEAL_CONTACT_KEY), keep="last", ignore_index=True
         )
     else:
         rows = [row for m in manifests for row in rows_from_manifest(m)]
-        frame = _dedupe_objects(_frame(rows, columns), MODIFIED_COLUMN[entity])
+        frame = _dedupe_objects(_frame(rows, columns), HUBSPOT_MODIFIED_PROPERTY[entity])
     return Batch(source, entity, manifests, frame, superseded)
 
 
@@ -400,7 +401,7 @@ def _replace_rows(
 
 def _merge_objects(con: duckdb.DuckDBPyConnection, batch: Batch, table: str) -> MergeStats:
     columns = RAW_TABLES[table]
-    modified = MODIFIED_COLUMN[batch.entity]
+    modified = HUBSPOT_MODIFIED_PROPERTY[batch.entity]
     frame = _dedupe_objects(batch.frame, modified)
     con.register("_r2r_batch", frame)
     try:
@@ -444,7 +445,7 @@ def _merge_objects(con: duckdb.DuckDBPyConnection, batch: Batch, table: str) -> 
 
 
 def _merge_deal_contacts(con: duckdb.DuckDBPyConnection, batch: Batch, table: str) -> MergeStats:
-    frame = batch.frame.drop_duplicates(["deal_id", "contact_id"], keep="last")
+    frame = batch.frame.drop_duplicates(list(DEAL_CONTACT_KEY), keep="last")
     deals = pd.DataFrame({"deal_id": pd.Series(batch.deal_ids, dtype=object)})
     deleted = _replace_rows(con, table, frame, scope=deals, scope_match="d.deal_id = t.deal_id")
     return MergeStats(table, len(batch.frame), len(frame), deleted)

@@ -59,6 +59,20 @@ RAW_TABLES: dict[str, tuple[str, ...]] = {
     "raw.hubspot_deal_contacts": HUBSPOT_DEAL_CONTACT_COLUMNS,
 }
 
+# Where each raw row came from; every raw table carries these after the API columns.
+LINEAGE_COLUMNS = ("_landed_file", "_extraction_id")
+
+# The key of each raw table: what the loader dedupes on and the suites check.
+RAW_TABLE_KEYS: dict[str, tuple[str, ...]] = {
+    "raw.meta_ads_insights": ("account_id", "campaign_id", "date_start", "country"),
+    "raw.hubspot_contacts": ("id",),
+    "raw.hubspot_deals": ("id",),
+    "raw.hubspot_deal_contacts": ("deal_id", "contact_id"),
+}
+
+# The last-modified property of each HubSpot object: the incremental cursor's column.
+HUBSPOT_MODIFIED_PROPERTY = {"contacts": "lastmodifieddate", "deals": "hs_lastmodifieddate"}
+
 # Top-level object fields of a HubSpot record; every other raw column is a property.
 HUBSPOT_OBJECT_FIELDS = ("id", "created_at", "updated_at", "archived")
 

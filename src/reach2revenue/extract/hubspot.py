@@ -36,6 +36,7 @@ from reach2revenue.landing import (
 from reach2revenue.raw_schema import (
     HUBSPOT_CONTACT_COLUMNS,
     HUBSPOT_DEAL_COLUMNS,
+    HUBSPOT_MODIFIED_PROPERTY,
     hubspot_properties,
 )
 
@@ -47,7 +48,6 @@ ENTITIES = ("contacts", "deals", "deal_contacts")
 # The raw schema decides what is asked for: a new raw column is a new requested property.
 CONTACT_PROPERTIES = hubspot_properties(HUBSPOT_CONTACT_COLUMNS)
 DEAL_PROPERTIES = hubspot_properties(HUBSPOT_DEAL_COLUMNS)
-MODIFIED_PROPERTY = {"contacts": "lastmodifieddate", "deals": "hs_lastmodifieddate"}
 PROPERTIES = {"contacts": CONTACT_PROPERTIES, "deals": DEAL_PROPERTIES}
 
 SEARCH_RESULT_CAP = 10_000  # HubSpot answers 400 when paging past this many results
@@ -172,7 +172,7 @@ def search_pages(
     (``result_cap``, default `SEARCH_RESULT_CAP`); ``stats["restarts"]`` counts restarts.
     """
     cap = SEARCH_RESULT_CAP if result_cap is None else result_cap
-    prop = MODIFIED_PROPERTY[object_type]
+    prop = HUBSPOT_MODIFIED_PROPERTY[object_type]
     limit = max(1, min(page_limit, MAX_SEARCH_LIMIT))
     path = f"crm/v3/objects/{object_type}/search"
     gte = start_ms
@@ -257,7 +257,7 @@ def _extract_objects(
         {
             "object_type": object_type,
             "endpoint": f"/crm/v3/objects/{object_type}/search",
-            "modified_property": MODIFIED_PROPERTY[object_type],
+            "modified_property": HUBSPOT_MODIFIED_PROPERTY[object_type],
             "window_start_ms": start_ms,
             "window_end_ms": end_ms,
             "properties": list(PROPERTIES[object_type]),

@@ -14,6 +14,7 @@ import logging
 from collections.abc import Iterator, Sequence
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 from reach2revenue.extract._http import ApiClient, RetryPolicy
 from reach2revenue.extract.credentials import ApiCredentials, parse_account_ids
@@ -27,22 +28,19 @@ from reach2revenue.landing import (
     write_manifest,
     write_page,
 )
+from reach2revenue.raw_schema import META_INSIGHTS_COLUMNS
 
 log = logging.getLogger(__name__)
 
 SOURCE = "meta_ads"
 ENTITY = "insights"
 GRAPH_API_VERSION = "v21.0"  # the only place the Graph API version is named
-INSIGHTS_FIELDS = (
-    "account_id",
-    "account_currency",
-    "campaign_id",
-    "campaign_name",
-    "impressions",
-    "reach",
-    "clicks",
-    "spend",
-    "actions",
+# Meta returns date_start/date_stop for time_increment and country for the breakdown;
+# every other raw column is a field to request.
+INSIGHTS_FIELDS = tuple(
+    column
+    for column in META_INSIGHTS_COLUMNS
+    if column not in ("date_start", "date_stop", "country")
 )
 
 
@@ -61,17 +59,27 @@ def report_days(
     return [start + timedelta(days=n) for n in range((interval_end - start).days)]
 
 
+def insights_params(day: date, page_limit: int) -> dict[str, Any]:
+    """The insights query for one report day, as recorded in its manifest."""
+    return {
+        "level": "campaign",
+        "time_increment": 1,
+        "breakdowns": "country",
+        "time_range": {"since": day.isoformat(), "until": day.isoformat()},
+        "fields": list(INSIGHTS_FIELDS),
+        "limit": page_limit,
+    }
+
+
 def _pages(
     client: ApiClient, account_id: str, day: date, page_limit: int
 ) -> Iterator[tuple[str, int]]:
     """Yield ``(response text, row count)`` for each page of one account-day."""
-    params: dict[str, str | int] | None = {
-        "level": "campaign",
-        "time_increment": 1,
-        "breakdowns": "country",
-        "time_range": json.dumps({"since": day.isoformat(), "until": day.isoformat()}),
-        "fields": ",".join(INSIGHTS_FIELDS),
-        "limit": page_limit,
+    request = insights_params(day, page_limit)
+    params: dict[str, Any] | None = {
+        **request,
+        "time_range": json.dumps(request["time_range"]),
+        "fields": ",".join(request["fields"]),
     }
     url = f"{GRAPH_API_VERSION}/act_{account_id}/insights"
     while True:
@@ -118,12 +126,7 @@ def extract_account_day(
         params={
             "api_version": GRAPH_API_VERSION,
             "account_id": account_id,
-            "level": "campaign",
-            "time_increment": 1,
-            "breakdowns": "country",
-            "time_range": {"since": day.isoformat(), "until": day.isoformat()},
-            "fields": list(INSIGHTS_FIELDS),
-            "limit": page_limit,
+            **insights_params(day, page_limit),
         },
     )
     return write_manifest(directory, manifest)
