@@ -335,11 +335,15 @@ def test_good_batch_with_optional_nulls_passes(gx_warm: Warm, settings: Settings
     insights = pd.DataFrame(
         [insights_row(actions=None, reach=None, campaign_name=None), insights_row(country="DE")]
     )
-    validate_batch("meta_ads", "insights", insights, label="nulls", settings=settings)
+    report = validate_batch("meta_ads", "insights", insights, label="nulls", settings=settings)
+    assert (report.success, report.row_count, report.failures) == (True, 2, [])
+    assert report.successful_expectations == report.evaluated_expectations > 0
     open_deal = pd.DataFrame(
         [deals_row(amount=None, closedate=None, dealstage="appointmentscheduled")]
     )
-    validate_batch("hubspot", "deals", open_deal, label="open deal", settings=settings)
+    report = validate_batch("hubspot", "deals", open_deal, label="open deal", settings=settings)
+    assert (report.success, report.row_count, report.failures) == (True, 1, [])
+    assert report.successful_expectations == report.evaluated_expectations > 0
 
 
 @pytest.mark.parametrize("spend", ["-5.00", "abc", "", "1,50", "12.34 "])

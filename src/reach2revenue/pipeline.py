@@ -13,9 +13,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from reach2revenue.settings import Settings
+
+if TYPE_CHECKING:  # heavy modules: imported by the steps that use them
+    from reach2revenue.quality import ValidationReport
+    from reach2revenue.raw import Batch
 
 log = logging.getLogger(__name__)
 
@@ -126,9 +130,8 @@ def load_and_validate(
     settings = settings or Settings.from_env()
     batches = raw.batches_from_manifests([Path(p) for p in manifest_paths])
 
-    reports = [
-        _validate(quality, batch, settings) for batch in batches
-    ]  # validate all before raising so one run reports every bad batch
+    # Validate every batch before raising, so one run reports all the bad ones.
+    reports = [_validate(batch, settings) for batch in batches]
     failed = [report for report in reports if not report.success]
     if failed:
         report_path = _quarantine(failed, batches, settings)
@@ -140,7 +143,7 @@ def load_and_validate(
         raw.ensure_raw_schema(con)
         for batch in batches:
             stats = raw.merge_batch(con, batch)
-            merged[f"{batch.source}/{batch.entity}"] = _as_dict(stats)
+            merged[f"{batch.source}/{batch.entity}"] = stats.to_dict()
         row_counts = {
             table: con.execute(f"select count(*) from {table}").fetchall()[0][0]
             for table in raw.RAW_TABLES
@@ -159,16 +162,21 @@ def load_and_validate(
     return summary
 
 
-def _validate(quality: Any, batch: Any, settings: Settings) -> Any:
+def _validate(batch: Batch, settings: Settings) -> ValidationReport:
+    """The batch's validation report, passed or failed (failures are not raised here)."""
+    from reach2revenue.quality import DataQualityError, validate_batch
+
     try:
-        return quality.validate_batch(
+        return validate_batch(
             batch.source, batch.entity, batch.frame, label=batch.label, settings=settings
         )
-    except quality.DataQualityError as error:
-        return error.reports[0]
+    except DataQualityError as error:
+        return error.report
 
 
-def _quarantine(failed: Sequence[Any], batches: Sequence[Any], settings: Settings) -> Path:
+def _quarantine(
+    failed: Sequence[ValidationReport], batches: Sequence[Batch], settings: Settings
+) -> Path:
     """Keep the evidence: which batches failed, why, and where their landed files are."""
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     folder = settings.home / "quarantine" / stamp
@@ -191,23 +199,11 @@ def build(settings: Settings | None = None) -> dict[str, Any]:
     """Build and test the dbt project on the build copy of the warehouse."""
     from reach2revenue.transform import dbt_build
 
-    return _as_dict(dbt_build(settings or Settings.from_env()))
+    return dbt_build(settings or Settings.from_env()).to_dict()
 
 
 def publish(settings: Settings | None = None) -> dict[str, Any]:
     """Publish the built warehouse for readers."""
     from reach2revenue.publish import publish_warehouse
 
-    return _as_dict(publish_warehouse(settings or Settings.from_env()))
-
-
-def _as_dict(value: Any) -> dict[str, Any]:
-    if isinstance(value, dict):
-        return value
-    if hasattr(value, "to_dict"):
-        return value.to_dict()
-    from dataclasses import asdict, is_dataclass
-
-    if is_dataclass(value) and not isinstance(value, type):
-        return json.loads(json.dumps(asdict(value), default=str))
-    return {"result": str(value)}
+    return publish_warehouse(settings or Settings.from_env()).to_dict()
