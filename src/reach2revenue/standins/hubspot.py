@@ -211,11 +211,6 @@ class HubSpotServer(StandinServer):
         self._snapshot_lock = threading.Lock()
         self.reindex()
 
-    def set_rate_limits(self, search_per_second: int, per_ten_seconds: int) -> None:
-        """Change the limits (and forget past requests)."""
-        self.search_limiter = RollingLimiter(search_per_second, 1.0)
-        self.ten_second_limiter = RollingLimiter(per_ten_seconds, 10.0)
-
     def reindex(self) -> None:
         """Rebuild the indexes from the world (after mutating it)."""
         with self._snapshot_lock:

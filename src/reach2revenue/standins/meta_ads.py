@@ -180,10 +180,6 @@ class MetaAdsServer(StandinServer):
         # added or removed rows need a reindex.
         self._rows: dict[str, dict[str, list[MetaInsight]]] = self.world.insights_by_account_day()
 
-    def set_rate_limit(self, calls_per_window: int, window_seconds: float) -> None:
-        """Change the throttle (and forget past calls)."""
-        self.limiter = RollingLimiter(calls_per_window, window_seconds)
-
     # ----------------------------------------------------------------- hooks
 
     def error_response(self, status: int) -> Response:
