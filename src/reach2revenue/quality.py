@@ -47,6 +47,7 @@ MASK = "***"
 MAX_EXAMPLES = 5
 MAX_DATES_IN_MESSAGE = 10
 MAX_VALUE_CHARS = 120
+_MAX_SHOWN_VALUES = 12
 
 # COMPLETE gives every unexpected row index, so the failing dates are all reported, not
 # just those of the first 20 rows. Unexpected *values* are left out on purpose: examples
@@ -157,6 +158,9 @@ def _describe_failure(
     where = f" on column {failure.column!r}" if failure.column else ""
     # column_set is the whole column list: the mismatch details say what differs.
     shown = {k: v for k, v in failure.kwargs.items() if k not in (*_COLUMN_KWARGS, "column_set")}
+    if isinstance(shown.get("value_set"), list) and len(shown["value_set"]) > _MAX_SHOWN_VALUES:
+        # A reference set has hundreds of codes: the example rows show the culprit.
+        shown["value_set"] = f"<{len(shown['value_set'])} accepted values>"
     args = f" ({', '.join(f'{k}={_plain(v)}' for k, v in shown.items())})" if shown else ""
     head = f"  [{number}] {failure.expectation_type}{where}{args}"
     if failure.error is not None:
@@ -218,6 +222,32 @@ def load_suite_document(
         raise FileNotFoundError(f"no expectation suite for {source}/{entity}: {path} is missing")
     document: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     return document
+
+
+def value_set_reference(expectation: dict[str, Any]) -> str | None:
+    """The named reference set an expectation takes its ``value_set`` from, if any."""
+    meta = expectation.get("meta") or {}
+    name = (meta.get("reach2revenue") or {}).get("value_set_from")
+    return str(name) if name else None
+
+
+def resolve_value_sets(document: dict[str, Any]) -> dict[str, Any]:
+    """The suite with every ``value_set_from`` reference filled from reference data.
+
+    Suites name a set (``iso_4217``, ...) instead of listing codes, so accepted values
+    come from maintained data; see :mod:`reach2revenue.reference.value_sets`.
+    """
+    from reach2revenue.reference.value_sets import value_set
+
+    expectations = []
+    for expectation in document.get("expectations", []):
+        name = value_set_reference(expectation)
+        if name is not None:
+            kwargs = dict(expectation.get("kwargs", {}))
+            kwargs["value_set"] = sorted(value_set(name))
+            expectation = {**expectation, "kwargs": kwargs}
+        expectations.append(expectation)
+    return {**document, "expectations": expectations}
 
 
 @dataclass(frozen=True)
@@ -414,7 +444,7 @@ def _load_suite(runtime: _GxRuntime, source: str, entity: str, settings: Setting
         cached = _SUITES.get(path)
         if cached and cached[0] == stamp:
             return cached[1]
-        document = json.loads(path.read_text(encoding="utf-8"))
+        document = resolve_value_sets(json.loads(path.read_text(encoding="utf-8")))
         meta = document.get("meta", {}).get("reach2revenue", {})
         spec = _SuiteSpec(
             name=document.get("name") or path.stem,

@@ -18,12 +18,18 @@ Merge rules (docs/architecture.md, "Raw schema"):
   replaced by one with an older last-modified timestamp (late or replayed extractions).
 - ``raw.hubspot_deal_contacts``: replace all links of each deal in the batch, including
   deals that now have no contact at all.
+- ``raw.ecb_fx_rates``: upsert by ``(currency, time_period)``; within a batch the newest
+  extraction wins (the nightly API pull over the bundled history of the same day).
+- ``raw.ecb_fx_rate_overrides``: the user's override file is the whole truth: each load
+  replaces the table (a removed line disappears).
 
 Loading the same manifests twice therefore leaves exactly one copy of every row.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -36,6 +42,8 @@ import pandas as pd
 
 from reach2revenue.landing import Manifest, read_manifest
 from reach2revenue.raw_schema import (
+    ECB_FX_RATE_COLUMNS,
+    ECB_FX_RATE_OVERRIDE_COLUMNS,
     HUBSPOT_CONTACT_COLUMNS,
     HUBSPOT_DEAL_COLUMNS,
     HUBSPOT_MODIFIED_PROPERTY,
@@ -51,11 +59,14 @@ ENTITY_TABLES: dict[tuple[str, str], str] = {
     ("hubspot", "contacts"): "raw.hubspot_contacts",
     ("hubspot", "deals"): "raw.hubspot_deals",
     ("hubspot", "deal_contacts"): "raw.hubspot_deal_contacts",
+    ("ecb_fx", "rates"): "raw.ecb_fx_rates",
+    ("ecb_fx", "rate_overrides"): "raw.ecb_fx_rate_overrides",
 }
 _LOAD_ORDER = {key: n for n, key in enumerate(ENTITY_TABLES)}
 
 META_KEY = RAW_TABLE_KEYS["raw.meta_ads_insights"]
 DEAL_CONTACT_KEY = RAW_TABLE_KEYS["raw.hubspot_deal_contacts"]
+ECB_FX_RATE_KEY = RAW_TABLE_KEYS["raw.ecb_fx_rates"]
 
 
 def _varchar(value: Any) -> str | None:
@@ -138,6 +149,37 @@ def _deal_contact_rows(manifest: Manifest) -> list[dict[str, Any]]:
     return rows
 
 
+def _page_texts(manifest: Manifest) -> Iterable[tuple[str, str]]:
+    for page in manifest.page_paths():
+        yield str(page), page.read_text(encoding="utf-8")
+
+
+def _ecb_rate_rows(manifest: Manifest) -> list[dict[str, Any]]:
+    """SDMX-CSV pages (nightly pull) and eurofxref pages (bundled history) alike."""
+    from reach2revenue.reference.fx import SDMX_COLUMNS, parse_rates
+
+    columns = dict(zip(SDMX_COLUMNS, ECB_FX_RATE_COLUMNS, strict=True))
+    rows = []
+    for landed, text in _page_texts(manifest):
+        for observation in parse_rates(text):
+            row = {columns[name]: value for name, value in observation.fields.items()}
+            rows.append(row | {"_landed_file": landed, "_extraction_id": manifest.extraction_id})
+    return rows
+
+
+def _override_rows(manifest: Manifest) -> list[dict[str, Any]]:
+    """The override file's lines as written (blank cells as null, unknown columns dropped)."""
+    rows = []
+    for landed, text in _page_texts(manifest):
+        for line in csv.DictReader(io.StringIO(text)):
+            row = {c: (line.get(c) or "").strip() or None for c in ECB_FX_RATE_OVERRIDE_COLUMNS}
+            if any(row.values()):
+                rows.append(
+                    row | {"_landed_file": landed, "_extraction_id": manifest.extraction_id}
+                )
+    return rows
+
+
 def rows_from_manifest(manifest: Manifest | Path | str) -> list[dict[str, Any]]:
     """Flatten one extraction's pages into raw rows (API columns + lineage columns)."""
     if not isinstance(manifest, Manifest):
@@ -151,6 +193,10 @@ def rows_from_manifest(manifest: Manifest | Path | str) -> list[dict[str, Any]]:
         return _object_rows(manifest, HUBSPOT_DEAL_COLUMNS)
     if key == ("hubspot", "deal_contacts"):
         return _deal_contact_rows(manifest)
+    if key == ("ecb_fx", "rates"):
+        return _ecb_rate_rows(manifest)
+    if key == ("ecb_fx", "rate_overrides"):
+        return _override_rows(manifest)
     raise ValueError(f"no raw table for {manifest.source}/{manifest.entity}")
 
 
@@ -262,6 +308,15 @@ def _build_batch(source: str, entity: str, manifests: list[Manifest]) -> Batch:
         manifests = sorted(newest.values(), key=lambda m: (m.partition_date, _age(m)))
         rows = [row for m in manifests for row in rows_from_manifest(m)]
         frame = _frame(rows, columns)
+    elif source == "ecb_fx":
+        rows = [row for m in manifests for row in rows_from_manifest(m)]  # oldest first
+        frame = _frame(rows, columns)
+        if entity == "rate_overrides":
+            # Only the newest copy of the file counts: it replaces the table.
+            newest = manifests[-1].extraction_id
+            frame = frame[frame["_extraction_id"] == newest].reset_index(drop=True)
+        else:
+            frame = frame.drop_duplicates(list(ECB_FX_RATE_KEY), keep="last", ignore_index=True)
     elif entity == "deal_contacts":
         # Each deal's links come from the newest extraction that asked for that deal.
         extracted = [(m, rows_from_manifest(m)) for m in manifests]  # oldest first
@@ -459,4 +514,17 @@ def merge_batch(con: duckdb.DuckDBPyConnection, batch: Batch) -> MergeStats:
         return _merge_meta(con, batch, table)
     if batch.entity == "deal_contacts":
         return _merge_deal_contacts(con, batch, table)
+    if batch.source == "ecb_fx":
+        return _merge_fx(con, batch, table)
     return _merge_objects(con, batch, table)
+
+
+def _merge_fx(con: duckdb.DuckDBPyConnection, batch: Batch, table: str) -> MergeStats:
+    if batch.entity == "rate_overrides":
+        scope = pd.DataFrame({"all": [1]})
+        deleted = _replace_rows(con, table, batch.frame, scope=scope, scope_match="true")
+    else:
+        scope = batch.frame[list(ECB_FX_RATE_KEY)]
+        match = " and ".join(f"d.{c} = t.{c}" for c in ECB_FX_RATE_KEY)
+        deleted = _replace_rows(con, table, batch.frame, scope=scope, scope_match=match)
+    return MergeStats(table, len(batch.frame), len(batch.frame), deleted)

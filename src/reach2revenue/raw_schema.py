@@ -50,6 +50,20 @@ HUBSPOT_DEAL_COLUMNS = (
     "archived",
 )
 HUBSPOT_DEAL_CONTACT_COLUMNS = ("deal_id", "contact_id", "association_type_id")
+# The ECB's SDMX-CSV columns we keep (reference.fx.SDMX_COLUMNS), lower-cased.
+ECB_FX_RATE_COLUMNS = (
+    "key",
+    "freq",
+    "currency",
+    "currency_denom",
+    "exr_type",
+    "exr_suffix",
+    "time_period",
+    "obs_value",
+    "obs_status",
+)
+# The user-maintained override file (docs/reference-data.md), as written.
+ECB_FX_RATE_OVERRIDE_COLUMNS = ("currency_code", "rate_date", "units_per_eur")
 
 # Table name -> API columns. Iterating yields the table names.
 RAW_TABLES: dict[str, tuple[str, ...]] = {
@@ -57,6 +71,8 @@ RAW_TABLES: dict[str, tuple[str, ...]] = {
     "raw.hubspot_contacts": HUBSPOT_CONTACT_COLUMNS,
     "raw.hubspot_deals": HUBSPOT_DEAL_COLUMNS,
     "raw.hubspot_deal_contacts": HUBSPOT_DEAL_CONTACT_COLUMNS,
+    "raw.ecb_fx_rates": ECB_FX_RATE_COLUMNS,
+    "raw.ecb_fx_rate_overrides": ECB_FX_RATE_OVERRIDE_COLUMNS,
 }
 
 # Where each raw row came from; every raw table carries these after the API columns.
@@ -68,6 +84,8 @@ RAW_TABLE_KEYS: dict[str, tuple[str, ...]] = {
     "raw.hubspot_contacts": ("id",),
     "raw.hubspot_deals": ("id",),
     "raw.hubspot_deal_contacts": ("deal_id", "contact_id"),
+    "raw.ecb_fx_rates": ("currency", "time_period"),
+    "raw.ecb_fx_rate_overrides": ("currency_code", "rate_date"),
 }
 
 # The last-modified property of each HubSpot object: the incremental cursor's column.

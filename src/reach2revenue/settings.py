@@ -30,6 +30,11 @@ class Settings:
     expectations_dir: Path
     reporting_currency: str
     reporting_timezone: str
+    # The user's FX override file (docs/reference-data.md); a missing file means none.
+    fx_rate_overrides_path: Path
+    # A rate older than this many days is not used (weekends and holidays, not a
+    # currency the ECB stopped publishing).
+    fx_max_stale_days: int = 7
 
     @classmethod
     def for_home(
@@ -38,6 +43,8 @@ class Settings:
         *,
         reporting_currency: str = "EUR",
         reporting_timezone: str = "Europe/Berlin",
+        fx_rate_overrides_path: Path | None = None,
+        fx_max_stale_days: int = 7,
     ) -> Settings:
         """Everything under one folder, with the repo's dbt project and suites."""
         return cls(
@@ -49,6 +56,9 @@ class Settings:
             expectations_dir=REPO_ROOT / "expectations",
             reporting_currency=reporting_currency,
             reporting_timezone=reporting_timezone,
+            fx_rate_overrides_path=fx_rate_overrides_path
+            or home / "reference" / "fx_rate_overrides.csv",
+            fx_max_stale_days=fx_max_stale_days,
         )
 
     @classmethod
@@ -63,4 +73,8 @@ class Settings:
             expectations_dir=_path("R2R_EXPECTATIONS_DIR", REPO_ROOT / "expectations"),
             reporting_currency=os.environ.get("R2R_REPORTING_CURRENCY", "EUR"),
             reporting_timezone=os.environ.get("R2R_REPORTING_TIMEZONE", "Europe/Berlin"),
+            fx_rate_overrides_path=_path(
+                "R2R_FX_RATE_OVERRIDES_PATH", home / "reference" / "fx_rate_overrides.csv"
+            ),
+            fx_max_stale_days=int(os.environ.get("R2R_FX_MAX_STALE_DAYS", "7")),
         )

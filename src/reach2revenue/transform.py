@@ -100,6 +100,7 @@ def dbt_vars(settings: Settings, extra_vars: Mapping[str, Any] | None = None) ->
     values: dict[str, Any] = {
         "reporting_currency": settings.reporting_currency,
         "reporting_timezone": settings.reporting_timezone,
+        "fx_max_stale_days": settings.fx_max_stale_days,
     }
     values.update(extra_vars or {})
     return values

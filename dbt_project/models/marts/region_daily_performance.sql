@@ -1,6 +1,7 @@
 -- The product: marketing spend and reach next to won revenue, per region and
 -- day, in the reporting currency. Every region x every day between the first and
--- the last day with activity, zeros where nothing happened.
+-- the last day with activity, zeros where nothing happened. Amounts without a
+-- usable FX rate are left out of spend and revenue_won and counted instead.
 with
 
 ad_insights as (
@@ -17,7 +18,7 @@ deals as (
 
 countries as (
 
-    select * from {{ ref('countries') }}
+    select * from {{ ref('int_countries_assigned_to_regions') }}
 
 ),
 
@@ -30,7 +31,14 @@ ad_performance_by_region_day as (
         sum(impressions) as impressions,
         sum(reach) as reach,
         sum(clicks) as clicks,
-        sum(leads) as leads
+        sum(leads) as leads,
+        sum(
+            case
+                when not is_fx_converted and spend_in_account_currency is not null
+                    then 1
+                else 0
+            end
+        ) as unconverted_spend_rows
 
     from ad_insights
     group by 1, 2
@@ -43,7 +51,14 @@ won_deals_by_region_day as (
         region,
         closed_date as report_date,
         count(*) as deals_won,
-        sum(amount_in_reporting_currency) as revenue_won
+        sum(amount_in_reporting_currency) as revenue_won,
+        sum(
+            case
+                when not is_fx_converted and amount_in_deal_currency is not null
+                    then 1
+                else 0
+            end
+        ) as unconverted_deals
 
     from deals
     where is_won and not is_archived
@@ -114,7 +129,14 @@ joined as (
         cast(coalesce(won_deals_by_region_day.deals_won, 0) as bigint) as deals_won,
         cast(
             coalesce(won_deals_by_region_day.revenue_won, 0) as decimal(18, 2)
-        ) as revenue_won
+        ) as revenue_won,
+        cast(
+            coalesce(ad_performance_by_region_day.unconverted_spend_rows, 0)
+            as bigint
+        ) as unconverted_spend_rows,
+        cast(
+            coalesce(won_deals_by_region_day.unconverted_deals, 0) as bigint
+        ) as unconverted_deals
 
     from region_days
     left join ad_performance_by_region_day
@@ -143,7 +165,9 @@ final as (
         leads,
         deals_won,
         revenue_won,
-        {{ divide_rounded('revenue_won', 'spend', 4) }} as roas
+        {{ divide_rounded('revenue_won', 'spend', 4) }} as roas,
+        unconverted_spend_rows,
+        unconverted_deals
 
     from joined
 

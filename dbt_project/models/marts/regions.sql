@@ -4,7 +4,7 @@ with
 
 countries as (
 
-    select * from {{ ref('countries') }}
+    select * from {{ ref('int_countries_assigned_to_regions') }}
 
 ),
 

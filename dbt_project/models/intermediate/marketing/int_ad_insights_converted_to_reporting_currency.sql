@@ -1,5 +1,8 @@
--- Ad spend in the reporting currency at the last known rate on or before the
--- report day. The report day is the ad account's day: it is not shifted.
+-- Ad spend in the reporting currency. The report day is the ad account's day:
+-- it is not shifted. Rates: the last published on or before that day, at most
+-- var('fx_max_stale_days') old; none means spend_in_reporting_currency is null
+-- and is_fx_converted false (counted in the marts, never guessed). A country
+-- code outside ISO 3166-1 (Meta's "unknown") lands in Unassigned.
 with
 
 ad_insights as (
@@ -10,7 +13,7 @@ ad_insights as (
 
 countries as (
 
-    select * from {{ ref('countries') }}
+    select * from {{ ref('int_countries_assigned_to_regions') }}
 
 ),
 
@@ -24,6 +27,7 @@ ad_insights_with_region as (
 
     select
         ad_insights.*,
+        countries.country_code is not null as is_country_matched,
         coalesce(countries.region, {{ unassigned_region() }}) as region
 
     from ad_insights
@@ -40,6 +44,7 @@ converted as (
         ad_insights_with_region.campaign_id,
         ad_insights_with_region.campaign_name,
         ad_insights_with_region.country_code,
+        ad_insights_with_region.is_country_matched,
         ad_insights_with_region.region,
         ad_insights_with_region.currency_code,
         '{{ var("reporting_currency") }}' as reporting_currency_code,
@@ -48,22 +53,42 @@ converted as (
         ad_insights_with_region.clicks,
         ad_insights_with_region.leads,
         ad_insights_with_region.spend as spend_in_account_currency,
-        fx_rates.rate as fx_rate,
-        {{ to_reporting_currency(
-            'ad_insights_with_region.spend', 'fx_rates.rate'
+        source_rate.units_per_eur as account_currency_units_per_eur,
+        reporting_rate.units_per_eur as reporting_currency_units_per_eur,
+        {{ convert_currency(
+            'ad_insights_with_region.spend',
+            'source_rate.units_per_eur',
+            'reporting_rate.units_per_eur',
         ) }} as spend_in_reporting_currency,
+        source_rate.currency_code is not null
+        and reporting_rate.currency_code is not null as is_fx_converted,
+        {{ fx_rate_date(
+            'source_rate', 'reporting_rate', 'ad_insights_with_region.report_date'
+        ) }} as fx_rate_date,
         ad_insights_with_region.report_date
 
     from ad_insights_with_region
-    left join fx_rates
-        on
-            ad_insights_with_region.currency_code = fx_rates.currency_code
-            and ad_insights_with_region.report_date >= fx_rates.valid_from
-            and (
-                fx_rates.valid_to is null
-                or ad_insights_with_region.report_date < fx_rates.valid_to
-            )
+    {{ join_fx_rate(
+        'fx_rates', 'source_rate',
+        'ad_insights_with_region.currency_code',
+        'ad_insights_with_region.report_date'
+    ) }}
+    {{ join_fx_rate(
+        'fx_rates', 'reporting_rate',
+        "'" ~ var('reporting_currency') ~ "'",
+        'ad_insights_with_region.report_date'
+    ) }}
+
+),
+
+final as (
+
+    select
+        *,
+        coalesce(fx_rate_date < report_date, false) as is_fx_rate_stale
+
+    from converted
 
 )
 
-select * from converted
+select * from final

@@ -1,5 +1,6 @@
 -- Free-text country -> alias -> ISO-2 -> region. A spelling missing from the
--- aliases seed gives country_code null and the Unassigned region.
+-- aliases (generated and user) gives country_code null and the Unassigned
+-- region, and is listed in data_quality_unmapped_countries.
 with
 
 contacts as (
@@ -10,13 +11,13 @@ contacts as (
 
 country_aliases as (
 
-    select * from {{ ref('country_aliases') }}
+    select * from {{ ref('int_country_aliases_merged_with_overrides') }}
 
 ),
 
 countries as (
 
-    select * from {{ ref('countries') }}
+    select * from {{ ref('int_countries_assigned_to_regions') }}
 
 ),
 
@@ -41,6 +42,7 @@ mapped as (
     select
         contacts_normalised.contact_id,
         contacts_normalised.country_raw,
+        contacts_normalised.country_alias,
         countries.country_code,
         coalesce(countries.region, {{ unassigned_region() }}) as region,
         contacts_normalised.analytics_source,

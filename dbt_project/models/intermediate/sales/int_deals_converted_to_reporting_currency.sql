@@ -1,6 +1,8 @@
 -- Deals with a region (from one associated contact) and the amount in the
--- reporting currency at the last known rate on or before the close day, where
--- the close day is closed_at (UTC) seen in var('reporting_timezone').
+-- reporting currency, where the close day is closed_at (UTC) seen in
+-- var('reporting_timezone'). Rates: the last published on or before that day,
+-- at most var('fx_max_stale_days') old; none means amount_in_reporting_currency
+-- is null and is_fx_converted false (counted in the marts, never guessed).
 with
 
 deals as (
@@ -84,27 +86,45 @@ converted as (
         deals_with_region.currency_code,
         '{{ var("reporting_currency") }}' as reporting_currency_code,
         deals_with_region.amount as amount_in_deal_currency,
-        fx_rates.rate as fx_rate,
-        {{ to_reporting_currency(
-            'deals_with_region.amount', 'fx_rates.rate'
+        source_rate.units_per_eur as deal_currency_units_per_eur,
+        reporting_rate.units_per_eur as reporting_currency_units_per_eur,
+        {{ convert_currency(
+            'deals_with_region.amount',
+            'source_rate.units_per_eur',
+            'reporting_rate.units_per_eur',
         ) }} as amount_in_reporting_currency,
         deals_with_region.is_won,
         deals_with_region.is_closed,
         deals_with_region.is_archived,
+        source_rate.currency_code is not null
+        and reporting_rate.currency_code is not null as is_fx_converted,
+        {{ fx_rate_date(
+            'source_rate', 'reporting_rate', 'deals_with_region.closed_date'
+        ) }} as fx_rate_date,
         deals_with_region.closed_date,
         deals_with_region.closed_at,
         deals_with_region.created_at
 
     from deals_with_region
-    left join fx_rates
-        on
-            deals_with_region.currency_code = fx_rates.currency_code
-            and deals_with_region.closed_date >= fx_rates.valid_from
-            and (
-                fx_rates.valid_to is null
-                or deals_with_region.closed_date < fx_rates.valid_to
-            )
+    {{ join_fx_rate(
+        'fx_rates', 'source_rate',
+        'deals_with_region.currency_code', 'deals_with_region.closed_date'
+    ) }}
+    {{ join_fx_rate(
+        'fx_rates', 'reporting_rate',
+        "'" ~ var('reporting_currency') ~ "'", 'deals_with_region.closed_date'
+    ) }}
+
+),
+
+final as (
+
+    select
+        *,
+        coalesce(fx_rate_date < closed_date, false) as is_fx_rate_stale
+
+    from converted
 
 )
 
-select * from converted
+select * from final
