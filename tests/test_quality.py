@@ -8,7 +8,6 @@ context.
 from __future__ import annotations
 
 import contextlib
-import csv
 import dataclasses
 import io
 import json
@@ -29,7 +28,6 @@ from reach2revenue.quality import DataQualityError, ValidationReport, validate_b
 from reach2revenue.settings import REPO_ROOT, Settings
 
 EXPECTATIONS_DIR = REPO_ROOT / "expectations"
-FX_RATES = REPO_ROOT / "dbt_project" / "seeds" / "fx_rates.csv"
 LANDED = "landing/{source}/{entity}/date={day}/ext-1/page-00001.json"
 
 TIMINGS: dict[str, float] = {}
@@ -126,11 +124,46 @@ def deal_contacts_row(**overrides: Any) -> dict[str, Any]:
     return row
 
 
+def ecb_rates_row(**overrides: Any) -> dict[str, Any]:
+    """One ECB observation as the SDMX-CSV columns hold it."""
+    currency = overrides.get("currency", "USD")
+    row = {
+        "key": f"EXR.D.{currency}.EUR.SP00.A",
+        "freq": "D",
+        "currency": currency,
+        "currency_denom": "EUR",
+        "exr_type": "SP00",
+        "exr_suffix": "A",
+        "time_period": "2024-03-01",
+        "obs_value": "1.0856",
+        "obs_status": "A",
+        "_landed_file": LANDED.format(source="ecb_fx", entity="rates", day="2024-03-01"),
+        "_extraction_id": "ecb-20240302T010000Z",
+    }
+    row.update(overrides)
+    return row
+
+
+def rate_overrides_row(**overrides: Any) -> dict[str, Any]:
+    """One line of the user's FX override file."""
+    row = {
+        "currency_code": "AED",
+        "rate_date": "2024-03-01",
+        "units_per_eur": "3.9870",
+        "_landed_file": LANDED.format(source="ecb_fx", entity="rate_overrides", day="2024-03-01"),
+        "_extraction_id": "overrides-20240302T010000Z",
+    }
+    row.update(overrides)
+    return row
+
+
 ROW_BUILDERS = {
     ("meta_ads", "insights"): insights_row,
     ("hubspot", "contacts"): contacts_row,
     ("hubspot", "deals"): deals_row,
     ("hubspot", "deal_contacts"): deal_contacts_row,
+    ("ecb_fx", "rates"): ecb_rates_row,
+    ("ecb_fx", "rate_overrides"): rate_overrides_row,
 }
 
 
@@ -145,6 +178,10 @@ def good_batch(source: str, entity: str, rows: int = 3) -> pd.DataFrame:
             records.append(build(contact_id=str(100451 + i)))
         elif entity == "contacts":
             records.append(build(id=str(100451 + i), email=f"person{i}@example.org"))
+        elif entity == "rates":
+            records.append(build(currency=["USD", "PLN", "INR"][i % 3]))
+        elif entity == "rate_overrides":
+            records.append(build(rate_date=f"2024-03-{i + 1:02d}"))
         else:
             records.append(build(id=str(500123 + i)))
     return pd.DataFrame(records)
@@ -252,6 +289,8 @@ def test_every_raw_table_has_a_matching_suite(settings: Settings) -> None:
         "hubspot_contacts",
         "hubspot_deals",
         "hubspot_deal_contacts",
+        "ecb_fx_rates",
+        "ecb_fx_rate_overrides",
     }
     assert sorted(quality.list_suites(settings)) == sorted(ROW_BUILDERS)
 
@@ -289,20 +328,57 @@ def test_suite_path_and_missing_suite(settings: Settings) -> None:
         quality.load_suite_document("google_ads", "campaigns", settings)
 
 
-def test_known_currencies_in_suites_equal_the_fx_seed() -> None:
-    with FX_RATES.open(newline="") as handle:
-        seed = {row["currency_code"] for row in csv.DictReader(handle)}
-    assert seed == {"EUR", "USD", "GBP", "CHF", "CAD", "AUD", "JPY", "SGD"}
-    for (source, entity), column in {
-        ("meta_ads", "insights"): "account_currency",
-        ("hubspot", "deals"): "deal_currency_code",
-    }.items():
-        sets = [
-            set(e["kwargs"]["value_set"])
-            for e in suite_document(source, entity)["expectations"]
-            if e["type"] == "expect_column_values_to_be_in_set" and e["kwargs"]["column"] == column
-        ]
-        assert sets == [seed], f"{source}__{entity}.json {column} drifted from fx_rates.csv"
+def test_accepted_codes_come_from_reference_data_not_the_suites() -> None:
+    """No closed list in a suite: currency and country sets are named, and filled from
+    maintained data (ISO 4217 with former codes; ISO 3166-1 plus Meta's 'unknown')."""
+    from reach2revenue.reference.value_sets import value_set
+
+    references = {}
+    for source, entity in ROW_BUILDERS:
+        for expectation in suite_document(source, entity)["expectations"]:
+            name = quality.value_set_reference(expectation)
+            if name is not None:
+                assert expectation["kwargs"]["value_set"] == [], (source, entity)
+                references[(source, entity, expectation["kwargs"]["column"])] = name
+    assert references == {
+        ("meta_ads", "insights", "account_currency"): "iso_4217",
+        ("meta_ads", "insights", "country"): "meta_country_breakdown",
+        ("hubspot", "deals", "deal_currency_code"): "iso_4217",
+        ("ecb_fx", "rates", "currency"): "iso_4217",
+        ("ecb_fx", "rate_overrides", "currency_code"): "iso_4217",
+    }
+    currencies = value_set("iso_4217")
+    assert {"PLN", "SEK", "NOK", "CZK", "HUF", "RON", "DKK", "INR", "BRL", "ZAR"} <= currencies
+    assert {"BGN", "HRK", "DEM", "KES", "AED"} <= currencies  # former and non-ECB codes too
+    assert len(currencies) > 250 and not {"EURO", "usd", "XYZ"} & currencies
+    countries = value_set("meta_country_breakdown")
+    assert len(countries) == 250 and {"PL", "BR", "IN", "unknown"} <= countries
+    resolved = quality.resolve_value_sets(suite_document("hubspot", "deals"))
+    [deal_currencies] = [
+        e["kwargs"]["value_set"]
+        for e in resolved["expectations"]
+        if quality.value_set_reference(e) is not None
+    ]
+    assert set(deal_currencies) == currencies
+
+
+def test_suites_naming_an_unknown_value_set_are_reported(
+    settings: Settings, tmp_path: Path
+) -> None:
+    for path in EXPECTATIONS_DIR.glob("*.json"):
+        (tmp_path / path.name).write_text(path.read_text())
+    document = suite_document("hubspot", "deals")
+    for expectation in document["expectations"]:
+        if quality.value_set_reference(expectation):
+            expectation["meta"]["reach2revenue"]["value_set_from"] = "iso_4217_typo"
+    (tmp_path / "hubspot__deals.json").write_text(json.dumps(document))
+    problems = quality.check_suites_cover_raw_schema(
+        dataclasses.replace(settings, expectations_dir=tmp_path)
+    )
+    assert problems == [
+        "hubspot__deals.json: deal_currency_code takes its value_set from unknown set "
+        "'iso_4217_typo'"
+    ]
 
 
 # --------------------------------------------------------------------------- GX runs
@@ -445,15 +521,63 @@ def test_duplicate_deal_contact_pair_fails(gx_warm: Warm, settings: Settings) ->
     ("source", "entity", "column"),
     [("hubspot", "deals", "deal_currency_code"), ("meta_ads", "insights", "account_currency")],
 )
-def test_unknown_currency_fails(
+def test_invalid_currency_fails_naming_it(
     gx_warm: Warm, settings: Settings, source: str, entity: str, column: str
 ) -> None:
-    frame = pd.DataFrame([ROW_BUILDERS[(source, entity)](**{column: "XXX"})])
+    frame = pd.DataFrame([ROW_BUILDERS[(source, entity)](**{column: "XYZ"})])
     with pytest.raises(DataQualityError) as caught:
         validate_batch(source, entity, frame, label="currency", settings=settings)
     failure = failure_for(caught.value, "expect_column_values_to_be_in_set", column)
-    assert failure.examples[0][column] == "XXX"
-    assert "value_set=" in str(caught.value) and "'XXX'" in str(caught.value)
+    assert failure.examples[0][column] == "XYZ"
+    message = str(caught.value)
+    assert f"{column}='XYZ'" in message
+    # the reference set is summarised, not printed code by code
+    assert "value_set='<" in message and "accepted values>'" in message and "'PLN'" not in message
+
+
+@pytest.mark.parametrize("currency", ["SEK", "PLN", "INR", "BRL", "ZAR", "KES", "BGN", "HRK"])
+def test_any_real_currency_passes(gx_warm: Warm, settings: Settings, currency: str) -> None:
+    """Real ISO 4217 codes pass whether or not a rate exists: conversion is not validation."""
+    frame = pd.DataFrame([deals_row(deal_currency_code=currency)])
+    assert validate_batch("hubspot", "deals", frame, label="ok", settings=settings).success
+    frame = pd.DataFrame([insights_row(account_currency=currency)])
+    assert validate_batch("meta_ads", "insights", frame, label="ok", settings=settings).success
+
+
+def test_meta_unknown_country_passes(gx_warm: Warm, settings: Settings) -> None:
+    frame = pd.DataFrame([insights_row(country="unknown"), insights_row(country="PL")])
+    report = validate_batch("meta_ads", "insights", frame, label="unknown", settings=settings)
+    assert report.success
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expectation_type", "column"),
+    [
+        ({"currency": "XYZ"}, "expect_column_values_to_be_in_set", "currency"),
+        ({"currency_denom": "USD"}, "expect_column_values_to_be_in_set", "currency_denom"),
+        ({"obs_value": "NaN"}, "expect_column_values_to_match_regex", "obs_value"),
+        ({"obs_value": "0"}, "expect_column_values_to_not_match_regex", "obs_value"),
+        ({"time_period": "2024-03"}, "expect_column_values_to_match_regex", "time_period"),
+    ],
+)
+def test_ecb_rate_defects_fail(
+    gx_warm: Warm, settings: Settings, overrides: dict[str, Any], expectation_type: str, column: str
+) -> None:
+    frame = pd.DataFrame(
+        [ecb_rates_row(currency="JPY", obs_value="155.72"), ecb_rates_row(**overrides)]
+    )
+    with pytest.raises(DataQualityError) as caught:
+        validate_batch("ecb_fx", "rates", frame, label="rates", settings=settings)
+    assert failure_for(caught.value, expectation_type, column).unexpected_count == 1
+
+
+def test_empty_fx_batches_pass(gx_warm: Warm, settings: Settings) -> None:
+    """A weekend has no rates, and a missing override file means no overrides."""
+    for entity in ("rates", "rate_overrides"):
+        report = validate_batch(
+            "ecb_fx", entity, empty_batch("ecb_fx", entity), label="none", settings=settings
+        )
+        assert report.success and report.row_count == 0
 
 
 def test_empty_insights_batch_fails_on_row_count(gx_warm: Warm, settings: Settings) -> None:
@@ -512,7 +636,7 @@ def test_missing_and_extra_columns_fail(gx_warm: Warm, settings: Settings) -> No
             "expect_column_pair_values_to_be_equal",
             "date_start, date_stop",
         ),
-        ({"country": "Germany"}, "expect_column_values_to_match_regex", "country"),
+        ({"country": "Germany"}, "expect_column_values_to_be_in_set", "country"),
         ({"clicks": "-1"}, "expect_column_values_to_match_regex", "clicks"),
         ({"impressions": "4000.0"}, "expect_column_values_to_match_regex", "impressions"),
         (
@@ -621,7 +745,7 @@ def test_edited_suite_is_reloaded(gx_warm: Warm, settings: Settings, tmp_path: P
 
 def test_report_to_dict_is_json(gx_warm: Warm, settings: Settings) -> None:
     frame = pd.DataFrame(
-        [insights_row(spend="-1"), insights_row(country="DE", account_currency="XXX")]
+        [insights_row(spend="-1"), insights_row(country="DE", account_currency="XYZ")]
     )
     with pytest.raises(DataQualityError) as caught:
         validate_batch("meta_ads", "insights", frame, label="json", settings=settings)

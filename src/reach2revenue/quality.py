@@ -308,6 +308,15 @@ def _contract_problems(
             f"{name}: key_columns {meta.get('key_columns')} != raw schema key {list(contract.key)}"
         )
     expectations = document.get("expectations", [])
+    from reach2revenue.reference.value_sets import VALUE_SETS
+
+    for expectation in expectations:
+        reference = value_set_reference(expectation)
+        if reference is not None and reference not in VALUE_SETS:
+            problems.append(
+                f"{name}: {expectation['kwargs'].get('column')} takes its value_set from "
+                f"unknown set {reference!r}"
+            )
     column_sets = [
         set(e["kwargs"].get("column_set", ()))
         for e in expectations

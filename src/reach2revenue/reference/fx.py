@@ -196,7 +196,7 @@ class RateLookup:
     """The rate used for one currency on one day, and how old it is."""
 
     units_per_eur: Decimal
-    rate_date: date
+    rate_date: date  # the day itself for fixed rates (the euro, irrevocable rates)
     is_stale: bool
     origin: str  # "ecb", "override", "legacy", "euro"
 
@@ -281,7 +281,8 @@ class FxRates:
             return RateLookup(Decimal(1), day, False, "euro")
         legacy = self._legacy.get(currency)
         if legacy is not None and day >= legacy.adopted_on:
-            return RateLookup(legacy.units_per_eur, legacy.adopted_on, False, "legacy")
+            # An irrevocable rate is current on every day (as the dbt models count it).
+            return RateLookup(legacy.units_per_eur, day, False, "legacy")
         rates = self._series.get(currency)
         if not rates:
             return None
