@@ -30,7 +30,13 @@ import pytest
 from reach2revenue.raw_schema import RAW_TABLES
 from reach2revenue.reference.fx import convert_exact
 from reach2revenue.settings import Settings
-from reach2revenue.transform import DbtBuildError, DbtRunSummary, dbt_build, dbt_parse
+from reach2revenue.transform import (
+    DbtBuildError,
+    DbtRunSummary,
+    dbt_build,
+    dbt_parse,
+    read_data_quality_findings,
+)
 
 # The raw tables exactly as the loader creates them (docs/architecture.md).
 RAW_COLUMNS: dict[str, list[str]] = {
@@ -502,6 +508,18 @@ def test_unconverted_amounts_and_unmapped_countries_are_listed(
     )
     # Meta's documented "unknown" is not listed; free-text spellings nobody knows are
     assert unmapped == [("hubspot", "atlantis", 1), ("hubspot", "narnia", 1)]
+    # ... and the run says what it could not place, and what to do
+    messages = read_data_quality_findings(settings.warehouse_path).messages(7)
+    assert messages[0] == (
+        "1 won deal amount row(s) of hubspot in KES (UK & Ireland, 2026-04-01..2026-04-01, "
+        "1000.00 KES) were not converted: no KES rate within 7 days; add rates to the FX "
+        "override file (R2R_FX_RATE_OVERRIDES_PATH)"
+    )
+    assert messages[1:] == [
+        f"country {name!r} from hubspot (1 row(s)) matches no country: add it to "
+        "seeds/country_alias_overrides.csv"
+        for name in ("atlantis", "narnia")
+    ]
 
 
 def test_deal_closed_late_utc_counts_on_next_berlin_day(

@@ -23,7 +23,7 @@ if TYPE_CHECKING:  # heavy modules: imported by the steps that use them
 
 log = logging.getLogger(__name__)
 
-SOURCES = ("meta_ads", "hubspot")
+SOURCES = ("meta_ads", "hubspot", "ecb_fx")
 
 
 @dataclass(frozen=True)
@@ -88,6 +88,10 @@ def extract(source: str, interval: Interval, settings: Settings | None = None) -
     settings = settings or Settings.from_env()
     from reach2revenue.extract.credentials import get_credentials
 
+    if source == "ecb_fx":
+        manifests = _extract_fx(interval, settings)
+        log.info("extracted %s for %s: %d manifests", source, interval, len(manifests))
+        return [str(path) for path in manifests]
     credentials = get_credentials(source)
     if source == "meta_ads":
         from reach2revenue.extract.meta_ads import extract_meta_ads
@@ -111,6 +115,51 @@ def extract(source: str, interval: Interval, settings: Settings | None = None) -
         raise ValueError(f"unknown source {source!r}; known: {', '.join(SOURCES)}")
     log.info("extracted %s for %s: %d manifests", source, interval, len(manifests))
     return [str(path) for path in manifests]
+
+
+def _extract_fx(interval: Interval, settings: Settings) -> list[Path]:
+    """ECB rates for the interval (and the staleness lookback), plus the override file.
+
+    Rates start ``fx_max_stale_days`` before the earlier of the interval and the cursor, so
+    the first day can fall back and a missed night leaves no gap. The ECB's own history
+    shipped with the project is landed too where it covers the range (all of it on the
+    first load, so old CRM deals convert), so backfills work offline; the API's answer
+    for the same day, landed later, wins.
+    """
+    from reach2revenue.extract import ecb_fx, state
+    from reach2revenue.extract.credentials import get_base_url
+    from reach2revenue.extract.fx_overrides import land_fx_rate_overrides
+    from reach2revenue.reference.fx import bundled_history
+
+    cursor = state.read_cursor(settings.landing_dir, "ecb_fx", "rates")
+    start = interval.start_date
+    if cursor is not None:
+        start = min(start, cursor.astimezone(UTC).date())
+    lookback = timedelta(days=settings.fx_max_stale_days)
+    manifests: list[Path] = []
+    history_end = min(interval.end_date, bundled_history()[-1].rate_date + timedelta(days=1))
+    history_start = None if cursor is None else start - lookback
+    if history_start is None or history_start < history_end:
+        manifests.append(
+            ecb_fx.land_bundled_history(
+                landing_dir=settings.landing_dir, start=history_start, end=history_end
+            )
+        )
+    manifests += ecb_fx.extract_ecb_fx(
+        get_base_url("ecb_fx"),
+        interval_start=start,
+        interval_end=interval.end_date,
+        landing_dir=settings.landing_dir,
+        lookback_days=settings.fx_max_stale_days,
+    )
+    manifests.append(
+        land_fx_rate_overrides(
+            settings.fx_rate_overrides_path,
+            landing_dir=settings.landing_dir,
+            run_day=interval.end_date - timedelta(days=1),
+        )
+    )
+    return manifests
 
 
 def load_and_validate(
@@ -196,10 +245,21 @@ def _quarantine(
 
 
 def build(settings: Settings | None = None) -> dict[str, Any]:
-    """Build and test the dbt project on the build copy of the warehouse."""
-    from reach2revenue.transform import dbt_build
+    """Build and test the dbt project on the build copy of the warehouse.
 
-    return dbt_build(settings or Settings.from_env()).to_dict()
+    What was published but could not be placed (money without a usable FX rate, country
+    spellings without a region) is logged as warnings and returned under
+    ``data_quality``: it does not stop the run, and it does not go unnoticed.
+    """
+    from reach2revenue.transform import dbt_build, read_data_quality_findings
+
+    settings = settings or Settings.from_env()
+    summary = dbt_build(settings).to_dict()
+    findings = read_data_quality_findings(settings.warehouse_path)
+    for message in findings.messages(settings.fx_max_stale_days):
+        log.warning("data quality: %s", message)
+    summary["data_quality"] = findings.to_dict()
+    return summary
 
 
 def publish(settings: Settings | None = None) -> dict[str, Any]:

@@ -256,6 +256,70 @@ def _count_rows(warehouse_path: Path, relation: str) -> int | None:
     return int(rows[0][0])
 
 
+@dataclass(frozen=True)
+class DataQualityFindings:
+    """What the build published but could not fully place: money without a usable FX
+    rate and country values without a region (from the data-quality marts)."""
+
+    unconverted: tuple[dict[str, Any], ...]
+    unmapped_countries: tuple[dict[str, Any], ...]
+
+    def messages(self, max_stale_days: int) -> list[str]:
+        """One line per finding, saying what to do about it."""
+        lines = [
+            f"{row['row_count']} {row['amount_kind'].replace('_', ' ')} row(s) of "
+            f"{row['source_name']} in {row['currency_code']} ({row['region']}, "
+            f"{row['first_date']}..{row['last_date']}, {row['amount_in_original_currency']} "
+            f"{row['currency_code']}) were not converted: no {row['currency_code']} rate "
+            f"within {max_stale_days} days; add rates to the FX override file "
+            "(R2R_FX_RATE_OVERRIDES_PATH)"
+            for row in self.unconverted
+        ]
+        lines += [
+            f"country {row['country_value']!r} from {row['source_name']} "
+            f"({row['row_count']} row(s)) matches no country: add it to "
+            "seeds/country_alias_overrides.csv"
+            for row in self.unmapped_countries
+        ]
+        return lines
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-serialisable form (dates and decimals as text)."""
+        return json.loads(
+            json.dumps(
+                {
+                    "unconverted": list(self.unconverted),
+                    "unmapped_countries": list(self.unmapped_countries),
+                },
+                default=str,
+            )
+        )
+
+
+def read_data_quality_findings(warehouse_path: Path) -> DataQualityFindings:
+    """The rows of the two data-quality marts of a built warehouse."""
+    import duckdb
+
+    def rows(connection: duckdb.DuckDBPyConnection, sql: str) -> tuple[dict[str, Any], ...]:
+        cursor = connection.execute(sql)
+        names = [column[0] for column in cursor.description]
+        return tuple(dict(zip(names, row, strict=True)) for row in cursor.fetchall())
+
+    with duckdb.connect(str(warehouse_path), read_only=True) as connection:
+        unconverted = rows(
+            connection,
+            "select source_name, amount_kind, currency_code, region, row_count, "
+            "amount_in_original_currency, first_date, last_date "
+            "from main.data_quality_unconverted_amounts order by 1, 2, 3, 4",
+        )
+        unmapped = rows(
+            connection,
+            "select source_name, field_name, country_value, row_count "
+            "from main.data_quality_unmapped_countries order by row_count desc, 3",
+        )
+    return DataQualityFindings(unconverted, unmapped)
+
+
 @contextmanager
 def _environment(values: Mapping[str, str]) -> Iterator[None]:
     """Set environment variables for the duration of the block, then restore them."""
