@@ -60,11 +60,13 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     settings = Settings.for_home(home)
     world = World.generate(seed=7, start=START, days=WORLD_DAYS, scale=0.3)
     truth = world.ground_truth(reporting_currency="EUR", reporting_timezone="Europe/Berlin")
+    world.write_fx_overrides(settings.fx_rate_overrides_path)
     token = secrets.token_urlsafe(16)
     with start_standins(world, token=token) as servers:
         connections = airflow_runner.platform_connections(
             meta_url=servers.meta_url,
             hubspot_url=servers.hubspot_url,
+            ecb_url=servers.ecb_url,
             token=token,
             meta_account_ids=[account.account_id for account in world.ad_accounts],
         )
@@ -83,6 +85,8 @@ def _snapshot(path: Path) -> dict[str, list[tuple]]:
         "raw.hubspot_contacts",
         "raw.hubspot_deals",
         "raw.hubspot_deal_contacts",
+        "raw.ecb_fx_rates",
+        "raw.ecb_fx_rate_overrides",
         "main.region_daily_performance",
     ]
     with duckdb.connect(str(path), read_only=True) as con:
@@ -108,6 +112,7 @@ def _assert_ran(result) -> None:
     assert result.task_states == {
         "extract_meta_ads": "success",
         "extract_hubspot": "success",
+        "extract_ecb_fx": "success",
         "load_and_validate": "success",
         "dbt_build": "success",
         "publish": "success",

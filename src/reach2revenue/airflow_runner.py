@@ -59,6 +59,8 @@ def airflow_environment(
             "R2R_EXPECTATIONS_DIR": str(settings.expectations_dir),
             "R2R_REPORTING_CURRENCY": settings.reporting_currency,
             "R2R_REPORTING_TIMEZONE": settings.reporting_timezone,
+            "R2R_FX_RATE_OVERRIDES_PATH": str(settings.fx_rate_overrides_path),
+            "R2R_FX_MAX_STALE_DAYS": str(settings.fx_max_stale_days),
         }
     )
     for conn_id, definition in connections.items():
@@ -67,10 +69,19 @@ def airflow_environment(
 
 
 def platform_connections(
-    *, meta_url: str, hubspot_url: str, token: str, meta_account_ids: Sequence[str]
+    *,
+    meta_url: str,
+    hubspot_url: str,
+    token: str,
+    meta_account_ids: Sequence[str],
+    ecb_url: str | None = None,
 ) -> dict[str, dict[str, object]]:
-    """Airflow connections for the two platforms: host = API base URL, password = token."""
-    return {
+    """Airflow connections for the platforms: host = API base URL, password = token.
+
+    The ECB needs no token; without ``ecb_url`` the real ECB Data Portal is used.
+    """
+    ecb = {"ecb_fx_default": {"conn_type": "http", "host": ecb_url}} if ecb_url else {}
+    return ecb | {
         "meta_ads_default": {
             "conn_type": "http",
             "host": meta_url,

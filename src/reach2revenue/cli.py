@@ -123,7 +123,7 @@ def run_demo(home: Path, *, days: int, scale: float, seed: int) -> int:
     home = home.resolve()
     # Data folders start empty so the demo is reproducible; the Airflow home is kept
     # (its migrated metadata DB is the slow part of a cold start).
-    for folder in ("world", "landing", "warehouse", "published", "quarantine", "dbt"):
+    for folder in ("world", "landing", "warehouse", "published", "quarantine", "dbt", "reference"):
         shutil.rmtree(home / folder, ignore_errors=True)
     settings = Settings.for_home(home)
 
@@ -139,6 +139,8 @@ def run_demo(home: Path, *, days: int, scale: float, seed: int) -> int:
             reporting_timezone=settings.reporting_timezone,
         )
         write_ground_truth_csv(truth, home / "world" / "ground_truth_region_daily.csv")
+        # The world's currency the ECB does not publish comes in through the user's file.
+        world.write_fx_overrides(settings.fx_rate_overrides_path)
     console.print(
         f"[green]✓[/] world: {start} .. {nightly_day} ({days + 1} days, scale {scale}, "
         f"seed {seed}) → {home / 'world'}"
@@ -147,11 +149,13 @@ def run_demo(home: Path, *, days: int, scale: float, seed: int) -> int:
     token = secrets.token_urlsafe(24)
     with start_standins(world, token=token) as servers:
         console.print(
-            f"[green]✓[/] stand-ins: Meta Ads {servers.meta_url}, HubSpot {servers.hubspot_url}"
+            f"[green]✓[/] stand-ins: Meta Ads {servers.meta_url}, HubSpot {servers.hubspot_url}, "
+            f"ECB {servers.ecb_url}"
         )
         connections = airflow_runner.platform_connections(
             meta_url=servers.meta_url,
             hubspot_url=servers.hubspot_url,
+            ecb_url=servers.ecb_url,
             token=token,
             meta_account_ids=[account.account_id for account in world.ad_accounts],
         )

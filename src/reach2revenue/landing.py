@@ -6,8 +6,9 @@ Layout (docs/architecture.md, "Landing zone")::
     <landing>/<source>/<entity>/date=<YYYY-MM-DD>/<extraction_id>/_manifest.json
 
 Pages hold the exact response text; only secrets are rewritten (``access_token`` query
-parameters become ``REDACTED``). The manifest is written last, so a directory without one
-is an interrupted extraction and is never loaded.
+parameters become ``REDACTED``). They are ``.json`` for JSON APIs and carry their own format
+otherwise (the ECB's SDMX-CSV lands as ``page-00001.csv``). The manifest is written last, so
+a directory without one is an interrupted extraction and is never loaded.
 """
 
 from __future__ import annotations
@@ -94,14 +95,24 @@ def atomic_write_text(path: Path, text: str) -> None:
     _atomic_write(path, text.encode("utf-8"))
 
 
-def page_name(index: int) -> str:
-    """File name of the ``index``-th page (1-based)."""
-    return f"page-{index:05d}.json"
+def page_name(index: int, suffix: str = ".json") -> str:
+    """File name of the ``index``-th page (1-based); ``suffix`` names the body's format."""
+    return f"page-{index:05d}{suffix}"
 
 
-def write_page(directory: Path, index: int, body: str, secrets: Iterable[str | None] = ()) -> str:
-    """Land one response body (redacted) as ``page-<index>.json``; return the file name."""
-    name = page_name(index)
+def write_page(
+    directory: Path,
+    index: int,
+    body: str,
+    secrets: Iterable[str | None] = (),
+    *,
+    suffix: str = ".json",
+) -> str:
+    """Land one response body (redacted) as ``page-<index><suffix>``; return the file name.
+
+    The manifest lists pages by file name, so readers find them whatever the suffix.
+    """
+    name = page_name(index, suffix)
     atomic_write_text(Path(directory) / name, redact(body, secrets))
     return name
 

@@ -17,6 +17,9 @@ from typing import Any
 import duckdb
 
 COMPARED_MEASURES = ("spend", "leads", "deals_won", "revenue_won")
+#: Counts of source rows without an FX rate (left out of spend / revenue). The ground truth
+#: always has them; they are compared whenever the mart has them too.
+UNCONVERTED_MEASURES = ("unconverted_spend_rows", "unconverted_deals")
 
 
 @dataclass
@@ -32,15 +35,23 @@ class Comparison:
 
 
 def mart_region_days(path: Path) -> dict[tuple[str, date], dict[str, Decimal]]:
-    """The mart's measures keyed by (region, day), read-only."""
-    measures = ", ".join(COMPARED_MEASURES)
+    """The mart's measures keyed by (region, day), read-only (unconverted counts if present)."""
     with duckdb.connect(str(path), read_only=True) as con:
+        columns = {
+            name
+            for (name,) in con.execute(
+                "select column_name from information_schema.columns "
+                "where table_schema = 'main' and table_name = 'region_daily_performance'"
+            ).fetchall()
+        }
+        names = [*COMPARED_MEASURES, *(m for m in UNCONVERTED_MEASURES if m in columns)]
         rows = con.execute(
-            f"select region, report_date, {measures} from main.region_daily_performance"
+            f"select region, report_date, {', '.join(names)} from main.region_daily_performance"
         ).fetchall()
     return {
         (region, day): {
-            name: Decimal(str(value)) for name, value in zip(COMPARED_MEASURES, values, strict=True)
+            name: Decimal(str(value if value is not None else 0))
+            for name, value in zip(names, values, strict=True)
         }
         for region, day, *values in rows
     }
@@ -55,25 +66,34 @@ def compare(
 ) -> Comparison:
     """Compare measures per (region, day); a region-day absent on one side counts as zero.
 
-    `first_day`/`last_day` restrict the check to the days the pipeline has loaded.
+    The measures are `COMPARED_MEASURES`, plus each of `UNCONVERTED_MEASURES` that both
+    sides have. `first_day`/`last_day` restrict the check to the days the pipeline has loaded.
     """
+    truth = list(truth)
+    optional = [
+        m
+        for m in UNCONVERTED_MEASURES
+        if truth
+        and mart
+        and all(m in row for row in truth)
+        and all(m in row for row in mart.values())
+    ]
+    measures = (*COMPARED_MEASURES, *optional)
     expected: dict[tuple[str, date], dict[str, Decimal]] = {}
     for row in truth:
         day = row["date"] if isinstance(row["date"], date) else date.fromisoformat(row["date"])
-        expected[(row["region"], day)] = {
-            name: Decimal(str(row[name])) for name in COMPARED_MEASURES
-        }
+        expected[(row["region"], day)] = {name: Decimal(str(row[name])) for name in measures}
 
     def in_range(key: tuple[str, date]) -> bool:
         day = key[1]
         return (first_day is None or day >= first_day) and (last_day is None or day <= last_day)
 
     keys = sorted(k for k in set(expected) | set(mart) if in_range(k))
-    zero = dict.fromkeys(COMPARED_MEASURES, Decimal(0))
+    zero = dict.fromkeys(measures, Decimal(0))
     comparison = Comparison(region_days=len(keys))
     for key in keys:
         want, got = expected.get(key, zero), mart.get(key, zero)
-        for name in COMPARED_MEASURES:
+        for name in measures:
             if want[name] != got[name]:
                 comparison.mismatches.append(
                     {

@@ -32,6 +32,7 @@ def test_nightly_dag_is_present_and_wired(dag_bag) -> None:
     assert downstream == {
         "extract_meta_ads": ["load_and_validate"],
         "extract_hubspot": ["load_and_validate"],
+        "extract_ecb_fx": ["load_and_validate"],
         "load_and_validate": ["dbt_build"],
         "dbt_build": ["publish"],
         "publish": [],

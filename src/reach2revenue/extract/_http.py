@@ -147,7 +147,10 @@ class RateLimiter:
 
 @dataclass(frozen=True)
 class ApiResponse:
-    """A successful response: body text as received, parsed JSON, redacted URL."""
+    """A successful response: body text as received, parsed JSON, redacted URL.
+
+    ``data`` is None when a media type other than JSON was accepted (``accept=``).
+    """
 
     url: str
     status: int
@@ -215,9 +218,10 @@ class ApiClient:
     """A ``requests.Session`` bound to one platform, base URL and token.
 
     Args:
-        platform: Name used in errors and logs (``meta_ads``, ``hubspot``).
+        platform: Name used in errors and logs (``meta_ads``, ``hubspot``, ``ecb_fx``).
         base_url: Scheme and host (and optional prefix) of the API or its stand-in.
-        token: Bearer token; sent only to ``base_url``'s host.
+        token: Bearer token; sent only to ``base_url``'s host. Empty for a public API (the
+            ECB): then no ``Authorization`` header is sent at all.
         retry: Retry policy for transient failures.
         timeout: ``(connect, read)`` seconds per attempt.
         session: Optional session (tests, connection pooling).
@@ -283,9 +287,13 @@ class ApiClient:
         params: Mapping[str, Any] | None = None,
         *,
         limiter: RateLimiter | None = None,
+        accept: str | None = None,
     ) -> ApiResponse:
-        """GET with retries; ``path_or_url`` may be a ``paging.next`` URL."""
-        return self.request("GET", path_or_url, params=params, limiter=limiter)
+        """GET with retries; ``path_or_url`` may be a ``paging.next`` URL.
+
+        ``accept`` asks for a non-JSON media type (``text/csv``): see `request`.
+        """
+        return self.request("GET", path_or_url, params=params, limiter=limiter, accept=accept)
 
     def post(self, path: str, json_body: Any, *, limiter: RateLimiter | None = None) -> ApiResponse:
         """POST a JSON body with retries."""
@@ -299,8 +307,14 @@ class ApiClient:
         params: Mapping[str, Any] | None = None,
         json_body: Any = None,
         limiter: RateLimiter | None = None,
+        accept: str | None = None,
     ) -> ApiResponse:
-        """Send one logical request, retrying transient failures per ``self.retry``."""
+        """Send one logical request, retrying transient failures per ``self.retry``.
+
+        With ``accept`` (a media type other than JSON, e.g. ``text/csv``) that type is
+        requested and a successful body is returned as text with ``data`` None, instead of
+        being required to be JSON.
+        """
         url = self.url(path_or_url)
         if urlsplit(url)[:2] != self._origin:
             # A paging link to another host would receive our bearer token: refuse.
@@ -311,7 +325,9 @@ class ApiClient:
                 None,
                 f"refusing to follow a URL outside {self.base_url}",
             )
-        headers = {"Authorization": f"Bearer {self._token}"}
+        headers = {"Authorization": f"Bearer {self._token}"} if self._token else {}
+        if accept is not None:
+            headers["Accept"] = accept
         attempt = 0
         while True:
             attempt += 1
@@ -344,6 +360,8 @@ class ApiClient:
             shown_url = self.redact(response.url or url)
             status = response.status_code
             if 200 <= status < 300:
+                if accept is not None:
+                    return ApiResponse(shown_url, status, _body_text(response), None)
                 body = _json_or_none(response)
                 if body is None:
                     raise ApiRequestError(

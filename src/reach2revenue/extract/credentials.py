@@ -10,6 +10,10 @@ Order of resolution for a source (``meta_ads`` or ``hubspot``):
 
 Pointing the pipeline at the real platforms instead of the stand-ins is a change of base
 URL and token only.
+
+Public sources without a token (the ECB's reference rates) need only a base URL:
+:func:`get_base_url` reads the connection's host or ``R2R_<SOURCE>_BASE_URL``, and
+defaults to the real service.
 """
 
 from __future__ import annotations
@@ -29,6 +33,9 @@ DEFAULT_BASE_URLS = {
 }
 
 AIRFLOW_CONN_IDS = {"meta_ads": "meta_ads_default", "hubspot": "hubspot_default"}
+
+#: Sources that need no credentials, with the real service's base URL.
+PUBLIC_BASE_URLS = {"ecb_fx": "https://data-api.ecb.europa.eu"}
 
 
 class CredentialsError(RuntimeError):
@@ -141,3 +148,28 @@ def get_credentials(source: str, environ: Mapping[str, str] | None = None) -> Ap
         raise CredentialsError(f"unknown source {source!r}; known: {', '.join(SOURCES)}")
     env = os.environ if environ is None else environ
     return _from_airflow(source, env) or _from_env(source, env)
+
+
+def get_base_url(source: str, environ: Mapping[str, str] | None = None) -> str:
+    """Base URL of a public source: connection ``<source>_default`` host, env, or default.
+
+    Raises:
+        CredentialsError: ``source`` is not a public source.
+    """
+    if source not in PUBLIC_BASE_URLS:
+        known = ", ".join(PUBLIC_BASE_URLS)
+        raise CredentialsError(f"{source!r} is not a public source; known: {known}")
+    env = os.environ if environ is None else environ
+    conn_id = f"{source}_default"
+    if _airflow_wanted(conn_id, env):
+        try:
+            from airflow.sdk import Connection
+
+            conn = Connection.get(conn_id)
+        except Exception:
+            # Not defined or no Airflow context: fall back to the environment.
+            conn = None
+        if conn is not None and (conn.host or "").strip():
+            return str(conn.host).strip().rstrip("/")
+    value = env.get(f"R2R_{source.upper()}_BASE_URL", "").strip()
+    return (value or PUBLIC_BASE_URLS[source]).rstrip("/")

@@ -1,13 +1,14 @@
-"""Stand-in servers for the platforms reach2revenue reads (Meta Ads, HubSpot CRM).
+"""Stand-in servers for the sources reach2revenue reads (Meta Ads, HubSpot CRM, ECB rates).
 
 They are part of the product, not test mocks: they speak the real request and response
 shapes, so an extractor works against the real service by changing only its base URL and
-token. Both serve one `reach2revenue.world.World` as of a server clock and share a control
+token. All serve one `reach2revenue.world.World` as of a server clock and share a control
 plane under ``/__standin/`` (faults, clock, stats) that tests and the demo use.
 
     with start_standins(world, token="t", clock=instant) as servers:
         requests.get(f"{servers.meta_url}/v21.0/act_1001/insights", ...)
         servers.hubspot.inject_fault("/crm/v3/objects/deals/search", 429, count=2)
+        requests.get(f"{servers.ecb_url}/service/data/EXR/D..EUR.SP00.A?format=csvdata")
 
 Run as a process with ``python -m reach2revenue.standins --world DIR``.
 """
@@ -20,6 +21,7 @@ from types import TracebackType
 from typing import Any
 
 from reach2revenue.standins._http import StandinServer
+from reach2revenue.standins.ecb import EcbServer
 from reach2revenue.standins.hubspot import HubSpotServer
 from reach2revenue.standins.meta_ads import MetaAdsServer
 from reach2revenue.world import World
@@ -28,6 +30,7 @@ DEFAULT_TOKEN = "standin-token"
 
 __all__ = [
     "DEFAULT_TOKEN",
+    "EcbServer",
     "HubSpotServer",
     "MetaAdsServer",
     "StandinServer",
@@ -38,10 +41,11 @@ __all__ = [
 
 @dataclass
 class StandinServers:
-    """The running Meta and HubSpot stand-ins; a context manager that stops both."""
+    """The running Meta, HubSpot and ECB stand-ins; a context manager that stops them."""
 
     meta: MetaAdsServer
     hubspot: HubSpotServer
+    ecb: EcbServer
 
     @property
     def meta_url(self) -> str:
@@ -54,29 +58,40 @@ class StandinServers:
         return self.hubspot.url
 
     @property
+    def ecb_url(self) -> str:
+        """ECB Data Portal base URL (the API's ``/service/...`` paths below it)."""
+        return self.ecb.url
+
+    @property
+    def all_servers(self) -> tuple[StandinServer, ...]:
+        """Every running stand-in."""
+        return (self.meta, self.hubspot, self.ecb)
+
+    @property
     def urls(self) -> dict[str, str]:
-        """Both base URLs, as the process entry point prints them."""
-        return {"meta_url": self.meta_url, "hubspot_url": self.hubspot_url}
+        """All base URLs, as the process entry point prints them."""
+        return {"meta_url": self.meta_url, "hubspot_url": self.hubspot_url, "ecb_url": self.ecb_url}
 
     def set_clock(self, now: datetime | str | None) -> None:
-        """Move both server clocks (None = wall clock)."""
-        self.meta.set_clock(now)
-        self.hubspot.set_clock(now)
+        """Move every server clock (None = wall clock)."""
+        for server in self.all_servers:
+            server.set_clock(now)
 
     def reindex(self) -> None:
-        """Re-read the world on both servers after mutating it."""
+        """Re-read the world on every server after mutating it."""
         self.meta.reindex()
         self.hubspot.reindex()
+        self.ecb.reindex()
 
     def reset_stats(self) -> None:
-        """Forget the request counts of both servers."""
-        self.meta.reset_stats()
-        self.hubspot.reset_stats()
+        """Forget the request counts of every server."""
+        for server in self.all_servers:
+            server.reset_stats()
 
     def stop(self) -> None:
-        """Stop both servers."""
-        self.meta.stop()
-        self.hubspot.stop()
+        """Stop every server."""
+        for server in self.all_servers:
+            server.stop()
 
     def __enter__(self) -> StandinServers:
         return self
@@ -98,17 +113,18 @@ def start_standins(
     host: str = "127.0.0.1",
     meta_port: int = 0,
     hubspot_port: int = 0,
+    ecb_port: int = 0,
     rate_limits: bool = True,
     **limits: Any,
 ) -> StandinServers:
-    """Start both stand-ins on background threads and return them.
+    """Start every stand-in on a background thread and return them.
 
     Args:
-        world: the world both serve.
-        token: the token both accept.
-        clock: fixed server clock for both (aware instant); None = wall clock.
+        world: the world they serve (the ECB stand-in its ``fx_observations``).
+        token: the token Meta and HubSpot accept (the ECB API is public).
+        clock: fixed server clock for all (aware instant); None = wall clock.
         host: address to listen on.
-        meta_port, hubspot_port: ports (0 = ephemeral).
+        meta_port, hubspot_port, ecb_port: ports (0 = ephemeral).
         rate_limits: enforce the platforms' throttles.
         **limits: optional limit overrides: ``meta_calls_per_window``,
             ``meta_window_seconds``, ``hubspot_search_per_second``,
@@ -136,6 +152,7 @@ def start_standins(
         rate_limits=rate_limits,
         **meta_limits,
     )
+    created: list[StandinServer] = [meta]
     try:
         hubspot = HubSpotServer(
             world,
@@ -146,9 +163,15 @@ def start_standins(
             rate_limits=rate_limits,
             **hubspot_limits,
         )
+        created.append(hubspot)
+        ecb = EcbServer.from_world(
+            world, token=token, clock=clock, host=host, port=ecb_port, rate_limits=rate_limits
+        )
     except BaseException:
-        meta.stop()
+        for server in created:
+            server.stop()
         raise
-    meta.start()
-    hubspot.start()
-    return StandinServers(meta=meta, hubspot=hubspot)
+    servers = StandinServers(meta=meta, hubspot=hubspot, ecb=ecb)
+    for server in servers.all_servers:
+        server.start()
+    return servers

@@ -1,10 +1,11 @@
-"""Run both stand-ins as a process until SIGTERM/SIGINT.
+"""Run the stand-ins (Meta, HubSpot, ECB) as a process until SIGTERM/SIGINT.
 
-    python -m reach2revenue.standins --world DIR --meta-port 0 --hubspot-port 0 --token T
+    python -m reach2revenue.standins --world DIR --token T [--meta-port 0]
+        [--hubspot-port 0] [--ecb-port 0]
 
-Prints one JSON line ``{"meta_url": ..., "hubspot_url": ...}`` once both are listening, so
-a parent process can read the (possibly ephemeral) ports. Without ``--world`` a world is
-generated from ``--seed/--start/--days/--scale``.
+Prints one JSON line ``{"meta_url": ..., "hubspot_url": ..., "ecb_url": ...}`` once all are
+listening, so a parent process can read the (possibly ephemeral) ports. Without ``--world``
+a world is generated from ``--seed/--start/--days/--scale``.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--meta-port", type=int, default=0)
     parser.add_argument("--hubspot-port", type=int, default=0)
+    parser.add_argument("--ecb-port", type=int, default=0)
     parser.add_argument(
         "--token", default=os.environ.get("R2R_STANDIN_TOKEN", DEFAULT_TOKEN), help="token"
     )
@@ -62,6 +64,7 @@ def main(argv: list[str] | None = None) -> int:
         host=args.host,
         meta_port=args.meta_port,
         hubspot_port=args.hubspot_port,
+        ecb_port=args.ecb_port,
         rate_limits=not args.no_rate_limits,
     )
     try:

@@ -1,4 +1,8 @@
-"""``python -m reach2revenue.world --out DIR``: generate a world and its ground truth."""
+"""``python -m reach2revenue.world --out DIR``: generate a world and its ground truth.
+
+The directory gets the saved world (`World.save`: objects, ECB rates and FX overrides) and
+``ground_truth.csv`` in the reporting currency and time zone of the environment.
+"""
 
 from __future__ import annotations
 
@@ -35,6 +39,10 @@ def main(argv: list[str] | None = None) -> int:
                 "insights": len(world.meta_insights),
                 "contacts": len(world.contacts),
                 "deals": len(world.deals),
+                "countries": len(world.countries_used()),
+                "currencies": len(world.currencies_used()),
+                "fx_observations": len(world.fx_observations),
+                "fx_overrides": len(world.fx_overrides),
             }
         )
     )

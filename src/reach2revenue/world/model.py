@@ -1,9 +1,13 @@
-"""The world's data model: seeds, ad and CRM objects, ground truth and persistence.
+"""The world's data model: seeds, ad and CRM objects, FX, ground truth and persistence.
 
 All instants are timezone-aware UTC datetimes with millisecond precision, so that the
 HubSpot string form (``2024-03-15T12:01:02.345Z``) round-trips exactly. The objects are
 plain mutable dataclasses: a test may change one value (a negative spend, a missing
 contact) before handing the world to a server.
+
+Money is converted with the world's own ECB reference rates (`World.fx_observations`: the
+real published history where it exists, a seeded continuation after it) plus the rates
+the ECB does not publish (`World.fx_overrides`), through `reach2revenue.reference.fx`.
 """
 
 from __future__ import annotations
@@ -15,15 +19,23 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from functools import cached_property
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from reach2revenue.reference.countries import (
+    REGIONS,
+    UNASSIGNED_REGION,
+    Country,
+    load_aliases,
+    load_countries,
+)
+from reach2revenue.reference.fx import SDMX_COLUMNS, FxRates, RateObservation, parse_sdmx_csv
 from reach2revenue.settings import Settings
 
 CENT = Decimal("0.01")
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 PIPELINE = "default"
 OPEN_STAGES = (
     "appointmentscheduled",
@@ -69,25 +81,17 @@ DEAL_PROPERTIES = (
 CONTACT_MODIFIED_PROPERTY = "lastmodifieddate"
 DEAL_MODIFIED_PROPERTY = "hs_lastmodifieddate"
 
-COUNTRY_CURRENCY = {
-    "AT": "EUR",
-    "BE": "EUR",
-    "DE": "EUR",
-    "ES": "EUR",
-    "FR": "EUR",
-    "IE": "EUR",
-    "IT": "EUR",
-    "NL": "EUR",
-    "CH": "CHF",
-    "GB": "GBP",
-    "US": "USD",
-    "CA": "CAD",
-    "AU": "AUD",
-    "JP": "JPY",
-    "SG": "SGD",
-}
-#: Currencies without minor units: HubSpot amounts in them are whole numbers.
-WHOLE_UNIT_CURRENCIES = frozenset({"JPY"})
+#: What Meta writes in the country breakdown when it cannot tell the country (documented
+#: by Meta); such rows belong to no country and so to the Unassigned region.
+UNKNOWN_COUNTRY = "unknown"
+
+#: Files of a saved world besides the JSON Lines of its objects.
+ECB_RATES_FILE = "ecb_fx_rates.csv"
+FX_OVERRIDES_FILE = "fx_overrides.csv"
+FX_OVERRIDES_COLUMNS = ("currency_code", "rate_date", "units_per_eur")
+
+FxOverride = tuple[str, date, Decimal]
+"""A rate the ECB does not publish: (currency, rate date, units of it per one euro)."""
 
 # --------------------------------------------------------------------------- helpers
 
@@ -134,80 +138,70 @@ def _default_seeds_dir() -> Path:
     return Settings.from_env().dbt_project_dir / "seeds"
 
 
+@cache
+def is_whole_unit_currency(currency: str) -> bool:
+    """A currency without minor units in CLDR (JPY, KRW, HUF, ...): amounts are whole."""
+    from babel.numbers import get_currency_precision
+
+    return get_currency_precision(currency) == 0
+
+
 # --------------------------------------------------------------------------- seeds
 
 
 @dataclass(frozen=True)
 class Seeds:
-    """The dbt seed files, read at runtime so that they stay the single source of truth."""
+    """The country reference seeds, read at runtime so that they stay the single source of truth.
 
-    countries: dict[str, tuple[str, str]]
-    """ISO-2 code -> (country name, region), in file order."""
+    Countries and regions come from ``countries.csv`` (every ISO 3166-1 country) and the
+    spellings from ``country_aliases.csv``, both with their user override seeds applied, via
+    `reach2revenue.reference.countries`.
+    """
+
+    countries: dict[str, Country]
+    """ISO-2 code -> country (name, UN subregion, sales region), sorted by code."""
     aliases: dict[str, tuple[str, ...]]
-    """ISO-2 code -> the normalised (lower, trimmed) spellings people use for it."""
-    fx: dict[tuple[str, str], tuple[tuple[date, Decimal], ...]]
-    """(currency, reporting currency) -> rates sorted by rate date."""
+    """ISO-2 code -> the normalised spellings people use for it (sorted)."""
+    country_of_alias: dict[str, str]
+    """Normalised spelling -> ISO-2 code: what the pipeline looks free text up in."""
 
     @classmethod
     def load(cls, directory: Path | None = None) -> Seeds:
-        """Read countries.csv, country_aliases.csv and fx_rates.csv from ``directory``."""
+        """Read the country and alias seeds (and their overrides) from ``directory``."""
         directory = Path(directory) if directory is not None else _default_seeds_dir()
-        countries: dict[str, tuple[str, str]] = {}
-        with (directory / "countries.csv").open(encoding="utf-8", newline="") as handle:
-            for row in csv.DictReader(handle):
-                countries[row["country_code"]] = (row["country_name"], row["region"])
-        aliases: dict[str, list[str]] = {}
-        with (directory / "country_aliases.csv").open(encoding="utf-8", newline="") as handle:
-            for row in csv.DictReader(handle):
-                aliases.setdefault(row["country_code"], []).append(row["country_alias"])
-        fx: dict[tuple[str, str], list[tuple[date, Decimal]]] = {}
-        with (directory / "fx_rates.csv").open(encoding="utf-8", newline="") as handle:
-            for row in csv.DictReader(handle):
-                key = (row["currency_code"], row["reporting_currency_code"])
-                fx.setdefault(key, []).append(
-                    (date.fromisoformat(row["rate_date"]), Decimal(row["rate"]))
-                )
+        countries = load_countries(directory)
+        country_of_alias = load_aliases(directory)
+        spellings: dict[str, list[str]] = {}
+        for alias, code in country_of_alias.items():
+            spellings.setdefault(code, []).append(alias)
         return cls(
-            countries=countries,
-            aliases={code: tuple(values) for code, values in aliases.items()},
-            fx={key: tuple(sorted(values)) for key, values in fx.items()},
+            countries=dict(sorted(countries.items())),
+            aliases={code: tuple(sorted(values)) for code, values in sorted(spellings.items())},
+            country_of_alias=country_of_alias,
         )
 
     @property
     def regions(self) -> list[str]:
-        """Regions in the order they first appear in countries.csv."""
-        return list(dict.fromkeys(region for _, region in self.countries.values()))
+        """The regions of the countries: the default ones in their order, then others sorted.
 
-    def region_of(self, country_code: str) -> str:
-        """Region of an ISO-2 country code."""
-        return self.countries[country_code][1]
+        This is the mart's region list; `UNASSIGNED_REGION` is not in it.
+        """
+        present = {country.region for country in self.countries.values()}
+        return [r for r in REGIONS if r in present] + sorted(present - set(REGIONS))
+
+    def region_of(self, country_code: str | None) -> str:
+        """Region of an ISO-2 code; `UNASSIGNED_REGION` for ``unknown`` or any other text."""
+        country = self.countries.get(country_code) if country_code is not None else None
+        return country.region if country is not None else UNASSIGNED_REGION
+
+    def country_name(self, country_code: str) -> str:
+        """English short name of an ISO-2 code."""
+        return self.countries[country_code].name
 
     def countries_in(self, regions: Iterable[str]) -> list[str]:
-        """ISO-2 codes of the given regions, in file order."""
+        """ISO-2 codes of the given regions, sorted."""
         wanted = set(regions)
-        return [code for code, (_, region) in self.countries.items() if region in wanted]
-
-    def rate(self, currency: str, reporting_currency: str, day: date) -> Decimal:
-        """Last rate with ``rate_date <= day``; reporting-currency units per one ``currency``.
-
-        Raises:
-            KeyError: when the seed has no rate on or before ``day`` for the pair.
-        """
-        rates = self.fx.get((currency, reporting_currency))
-        if not rates:
-            raise KeyError(f"no FX rates for {currency}->{reporting_currency}")
-        index = bisect.bisect_right(rates, day, key=lambda item: item[0]) - 1
-        if index < 0:
-            raise KeyError(f"no FX rate for {currency}->{reporting_currency} on or before {day}")
-        return rates[index][1]
-
-    def approx_eur_rate(self, currency: str, day: date) -> float:
-        """A rough EUR rate used only to size amounts; falls back to the first known rate."""
-        rates = self.fx.get((currency, "EUR"))
-        if not rates:
-            return 1.0
-        index = max(0, bisect.bisect_right(rates, day, key=lambda item: item[0]) - 1)
-        return float(rates[index][1])
+        return [code for code, country in self.countries.items() if country.region in wanted]
 
 
 # --------------------------------------------------------------------------- objects
@@ -222,6 +216,9 @@ class AdAccount:
     currency: str
     timezone: str
     regions: list[str]
+    countries: list[str] = field(default_factory=list)
+    """The markets (ISO-2) this account serves, all in its regions; empty: every country of
+    its regions. Where several accounts share a region, each market has exactly one."""
 
     @property
     def tz(self) -> ZoneInfo:
@@ -318,7 +315,11 @@ class Deal(CrmObject):
 
 GroundTruthRow = dict[str, Any]
 """Expected mart values for one (region, reporting date): the keys of `GROUND_TRUTH_COLUMNS`
-with ``date`` a `date`, money as `Decimal` (2 places) and counts as `int`."""
+with ``date`` a `date`, money as `Decimal` (2 places) and counts as `int`.
+
+``spend`` and ``revenue_won`` sum only the rows that had a rate; ``unconverted_spend_rows``
+and ``unconverted_deals`` count the insight rows and won deals without one (their other
+measures, ``impressions`` or ``deals_won``, still count)."""
 
 
 GROUND_TRUTH_COLUMNS = (
@@ -332,6 +333,8 @@ GROUND_TRUTH_COLUMNS = (
     "leads",
     "deals_won",
     "revenue_won",
+    "unconverted_spend_rows",
+    "unconverted_deals",
 )
 
 
@@ -355,6 +358,8 @@ def write_ground_truth_csv(rows: Iterable[GroundTruthRow], path: Path | str) -> 
                     row["leads"],
                     row["deals_won"],
                     f"{row['revenue_won']:.2f}",
+                    row["unconverted_spend_rows"],
+                    row["unconverted_deals"],
                 ]
             )
     return path
@@ -376,6 +381,12 @@ class World:
     meta_insights: list[MetaInsight]
     contacts: list[Contact]
     deals: list[Deal]
+    fx_observations: tuple[RateObservation, ...] = field(default=(), repr=False)
+    """What the ECB publishes over the world's span (from 14 days before its first day, so a
+    weekend or holiday fallback works on day one, to its last day): the real history up
+    to the last day it covers, then a seeded continuation on TARGET business days."""
+    fx_overrides: tuple[FxOverride, ...] = field(default=(), repr=False)
+    """Rates the ECB does not publish (AED, pegged to USD), on the same business days."""
     seeds_dir: Path | None = field(default=None, compare=False, repr=False)
 
     # ----------------------------------------------------------------- construction
@@ -396,8 +407,9 @@ class World:
             seed: random seed; the same arguments give byte-identical ``save`` output.
             start: first report day (account-local).
             days: number of report days.
-            scale: size factor (campaign count, sales contact rate); 1.0 ~ 4k insights rows,
-                ~4.5k contacts and ~1k deals over 90 days.
+            scale: size factor: flighted campaigns, ad budgets (below 1.0, as the always-on
+                campaigns cannot shrink) and the sales contact rate. 1.0 ~ 4.3k insight
+                rows, ~4.7k contacts and ~1.2k deals over 90 days, in some sixty countries.
             seeds_dir: directory of the dbt seeds; default from ``Settings.from_env()``.
         """
         if days < 1:
@@ -414,8 +426,28 @@ class World:
 
     @cached_property
     def seeds(self) -> Seeds:
-        """The dbt seeds (countries, aliases, FX rates) this world is read against."""
+        """The country seeds (countries, regions, aliases) this world is read against."""
         return Seeds.load(self.seeds_dir)
+
+    @cached_property
+    def fx(self) -> FxRates:
+        """The world's rates: ECB observations, overrides and the euro legacy rates."""
+        return FxRates(ecb=self.fx_observations, overrides=self.fx_overrides)
+
+    def write_fx_overrides(self, path: Path | str) -> Path:
+        """Write ``fx_overrides`` in the user override file format; return the path.
+
+        CSV ``currency_code,rate_date,units_per_eur``, UTF-8, ``\\n`` line ends, sorted by
+        currency then date.
+        """
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("w", encoding="utf-8", newline="") as handle:
+            writer = csv.writer(handle, lineterminator="\n")
+            writer.writerow(FX_OVERRIDES_COLUMNS)
+            for currency, day, rate in sorted(self.fx_overrides, key=lambda o: (o[0], o[1])):
+                writer.writerow([currency, day.isoformat(), str(rate)])
+        return path
 
     # ----------------------------------------------------------------- time
 
@@ -473,6 +505,23 @@ class World:
         """The deals (same list as ``deals``)."""
         return self.deals
 
+    def countries_used(self) -> set[str]:
+        """ISO-2 codes of every country the world's ads and contacts are in (not ``unknown``)."""
+        codes = {str(row["country"]) for row in self.meta_insights}
+        codes.update(contact.country_code for contact in self.contacts)
+        return {code for code in codes if code in self.seeds.countries}
+
+    def currencies_used(self) -> set[str]:
+        """Every currency of an ad account or of any deal version."""
+        currencies = {account.currency for account in self.ad_accounts}
+        currencies.update(
+            str(version.properties["deal_currency_code"])
+            for deal in self.deals
+            for version in deal.versions
+            if version.properties.get("deal_currency_code")
+        )
+        return currencies
+
     def contacts_by_id(self) -> dict[str, Contact]:
         """Contacts keyed by id."""
         return {c.id: c for c in self.contacts}
@@ -499,13 +548,16 @@ class World:
     ) -> list[GroundTruthRow]:
         """Expected region x day mart, computed from the world objects.
 
-        Ad metrics count on their account-local day; a won deal counts on its ``closedate``
-        in ``reporting_timezone``, in the region of its contact's true country. Money is
-        converted per source row with the last seed rate on or before that day and rounded
-        half-up to cents, then summed.
+        Ad metrics count on their account-local day, in the region of the row's country
+        (``unknown`` and any other non-code: Unassigned); a won deal counts on its
+        ``closedate`` in ``reporting_timezone``, in the region of its contact's true country.
+        Money is converted per source row with ``world.fx.convert`` on that day (last rate
+        on or before it, at most a week old; exact, rounded once half away from zero to the
+        cent), then summed. A row without a rate adds nothing to the money and is counted in
+        ``unconverted_spend_rows`` / ``unconverted_deals``.
 
         Args:
-            reporting_currency: target currency (must be in fx_rates.csv).
+            reporting_currency: target currency (EUR or any currency ``world.fx`` knows).
             reporting_timezone: time zone that turns close instants into dates.
             until: if given, only insight days that ended before it (account-local date
                 earlier than ``until``'s) and deals closed won before it, by their state
@@ -513,10 +565,13 @@ class World:
                 out.
 
         Returns:
-            One row per (region, date) for every region and every date from the world start
-            to the last date with data, zero-filled, sorted by date then region order.
+            One row per (region, date) for every region of the seeds and every date from
+            the world start to the last date with data, zero-filled, sorted by date then
+            region order. Unassigned follows the mart's rule: when anything landed there,
+            it is a region like the others (every date, zero-filled), and after them.
         """
         seeds = self.seeds
+        fx = self.fx
         report_tz = ZoneInfo(reporting_timezone)
         accounts = {a.account_id: a for a in self.ad_accounts}
         cells: dict[tuple[date, str], GroundTruthRow] = {}
@@ -535,6 +590,8 @@ class World:
                     "leads": 0,
                     "deals_won": 0,
                     "revenue_won": Decimal("0.00"),
+                    "unconverted_spend_rows": 0,
+                    "unconverted_deals": 0,
                 }
             return cells[key]
 
@@ -547,8 +604,13 @@ class World:
             if until is not None and day >= cutoff_days[account.account_id]:
                 continue
             target = cell(day, seeds.region_of(str(row["country"])))
-            rate = seeds.rate(account.currency, reporting_currency, day)
-            target["spend"] += round_half_up(Decimal(str(row["spend"])) * rate)
+            spend = fx.convert(
+                Decimal(str(row["spend"])), account.currency, reporting_currency, day
+            )
+            if spend is None:
+                target["unconverted_spend_rows"] += 1
+            else:
+                target["spend"] += spend.amount
             target["impressions"] += int(str(row["impressions"]))
             target["reach"] += int(str(row["reach"]))
             target["clicks"] += int(str(row["clicks"]))
@@ -566,20 +628,28 @@ class World:
             if (until is not None and closed >= until) or contact is None:
                 continue
             day = closed.astimezone(report_tz).date()
-            currency = str(version.properties["deal_currency_code"])
-            rate = seeds.rate(currency, reporting_currency, day)
             target = cell(day, seeds.region_of(contact.country_code))
             target["deals_won"] += 1
-            target["revenue_won"] += round_half_up(
-                Decimal(str(version.properties["amount"])) * rate
+            revenue = fx.convert(
+                Decimal(str(version.properties["amount"])),
+                str(version.properties["deal_currency_code"]),
+                reporting_currency,
+                day,
             )
+            if revenue is None:
+                target["unconverted_deals"] += 1
+            else:
+                target["revenue_won"] += revenue.amount
 
+        regions = seeds.regions
+        if any(region not in regions for _, region in cells):
+            regions = [*regions, *sorted({r for _, r in cells} - set(regions))]
         last = max([self.end_date, *(day for day, _ in cells)])
         first = min([self.start, *(day for day, _ in cells)])
         rows: list[GroundTruthRow] = []
         for offset in range((last - first).days + 1):
             day = first + timedelta(days=offset)
-            rows.extend(cell(day, region) for region in seeds.regions)
+            rows.extend(cell(day, region) for region in regions)
         return rows
 
     def write_ground_truth(self, path: Path | str, **kwargs: Any) -> Path:
@@ -589,7 +659,12 @@ class World:
     # ----------------------------------------------------------------- persistence
 
     def save(self, directory: Path | str) -> Path:
-        """Write the world as ``world.json`` plus JSON Lines files; deterministic bytes."""
+        """Write the world as ``world.json``, JSON Lines and FX CSVs; deterministic bytes.
+
+        The FX files are ``ecb_fx_rates.csv`` (every observation of ``fx_observations`` as
+        SDMX-CSV, the ECB API's own format, so loading needs neither the bundled history
+        nor the generator) and ``fx_overrides.csv`` (`write_fx_overrides`).
+        """
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         header = {
@@ -605,6 +680,7 @@ class World:
                     "currency": a.currency,
                     "timezone": a.timezone,
                     "regions": list(a.regions),
+                    "countries": list(a.countries),
                 }
                 for a in self.ad_accounts
             ],
@@ -626,6 +702,8 @@ class World:
         _write_jsonl(directory / "meta_insights.jsonl", self.meta_insights)
         _write_jsonl(directory / "contacts.jsonl", (_contact_to_json(c) for c in self.contacts))
         _write_jsonl(directory / "deals.jsonl", (_deal_to_json(d) for d in self.deals))
+        _write_rate_observations(directory / ECB_RATES_FILE, self.fx_observations)
+        self.write_fx_overrides(directory / FX_OVERRIDES_FILE)
         return directory
 
     @classmethod
@@ -655,6 +733,10 @@ class World:
             meta_insights=list(_read_jsonl(directory / "meta_insights.jsonl")),
             contacts=[_contact_from_json(o) for o in _read_jsonl(directory / "contacts.jsonl")],
             deals=[_deal_from_json(o) for o in _read_jsonl(directory / "deals.jsonl")],
+            fx_observations=tuple(
+                parse_sdmx_csv((directory / ECB_RATES_FILE).read_text(encoding="utf-8"))
+            ),
+            fx_overrides=read_fx_overrides(directory / FX_OVERRIDES_FILE),
             seeds_dir=seeds_dir,
         )
 
@@ -666,6 +748,30 @@ def _as_of(objects: Iterable[CrmObject], instant: datetime | None) -> Iterator[t
         version = obj.version_at(instant)
         if version is not None:
             yield obj, version
+
+
+# --------------------------------------------------------------------------- FX files
+
+
+def _write_rate_observations(path: Path, observations: Iterable[RateObservation]) -> None:
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(SDMX_COLUMNS)
+        for observation in observations:
+            writer.writerow([observation.fields[column] for column in SDMX_COLUMNS])
+
+
+def read_fx_overrides(path: Path | str) -> tuple[FxOverride, ...]:
+    """Read a file written by `World.write_fx_overrides` (the user override format)."""
+    with Path(path).open(encoding="utf-8", newline="") as handle:
+        return tuple(
+            (
+                row["currency_code"],
+                date.fromisoformat(row["rate_date"]),
+                Decimal(row["units_per_eur"]),
+            )
+            for row in csv.DictReader(handle)
+        )
 
 
 # --------------------------------------------------------------------------- JSON Lines
