@@ -44,6 +44,7 @@ def metadata_db() -> Iterator[str]:
 def test_dag_runs_with_postgres_metadata(metadata_db: str, tmp_path) -> None:
     settings = Settings.for_home(tmp_path)
     world = World.generate(seed=11, start=START, days=DAYS, scale=0.2)
+    world.write_fx_overrides(settings.fx_rate_overrides_path)
     token = secrets.token_urlsafe(16)
     with start_standins(world, token=token) as servers:
         env = airflow_runner.airflow_environment(
@@ -52,6 +53,7 @@ def test_dag_runs_with_postgres_metadata(metadata_db: str, tmp_path) -> None:
             airflow_runner.platform_connections(
                 meta_url=servers.meta_url,
                 hubspot_url=servers.hubspot_url,
+                ecb_url=servers.ecb_url,
                 token=token,
                 meta_account_ids=[account.account_id for account in world.ad_accounts],
             ),
@@ -78,7 +80,14 @@ def test_dag_runs_with_postgres_metadata(metadata_db: str, tmp_path) -> None:
             "select task_id, state from task_instance where dag_id = %s",
             (airflow_runner.DAG_ID,),
         )
-        tasks = ("extract_meta_ads", "extract_hubspot", "load_and_validate", "dbt_build", "publish")
+        tasks = (
+            "extract_meta_ads",
+            "extract_hubspot",
+            "extract_ecb_fx",
+            "load_and_validate",
+            "dbt_build",
+            "publish",
+        )
         assert dict(cursor.fetchall()) == dict.fromkeys(tasks, "success")
     finally:
         con.close()

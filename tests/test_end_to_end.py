@@ -211,3 +211,66 @@ def test_after_the_fix_the_next_run_fills_the_gap(stack: Stack, first_load) -> N
     mart = verify.mart_region_days(stack.settings.published_path)
     comparison = verify.compare(mart, truth, first_day=START, last_day=last_day)
     assert comparison.matches, json.dumps(comparison.mismatches[:20], indent=1)
+
+
+def test_every_deal_is_in_the_region_of_its_contacts_country(stack: Stack, first_load) -> None:
+    seeds = stack.world.seeds
+    contacts = stack.world.contacts_by_id()
+    with duckdb.connect(str(stack.settings.published_path), read_only=True) as con:
+        regions = dict(
+            con.execute(
+                "select deal_id, region from intermediate.int_deals_converted_to_reporting_currency"
+            ).fetchall()
+        )
+    expected = {
+        deal.id: seeds.region_of(contacts[deal.contact_id].country_code)
+        for deal in stack.world.deals
+        if deal.id in regions
+    }
+    assert len(expected) == len(regions) > 50
+    assert regions == expected
+    assert len(set(expected.values())) >= 6
+
+
+def test_a_currency_without_any_rate_is_published_and_counted(stack: Stack, first_load) -> None:
+    """KES is a real ISO 4217 code the ECB does not publish: the run publishes, the spend
+    is counted as unconverted and listed, the log names the currency; fixing the source
+    brings the mart back to the ground truth."""
+    day = NIGHTLY_DAY + timedelta(days=2)  # loaded by the previous test's nightly run
+    row = next(
+        r
+        for r in stack.world.meta_insights
+        if r["date_start"] == day.isoformat() and r["country"] != "unknown"
+    )
+    original = row["account_currency"]
+    row["account_currency"] = "KES"
+    region = stack.world.seeds.region_of(str(row["country"]))
+    try:
+        result = stack.run(day + timedelta(days=1), name="no-rate")
+        _assert_ran(result)
+        with duckdb.connect(str(stack.settings.published_path), read_only=True) as con:
+            counted = con.execute(
+                "select region, report_date, unconverted_spend_rows "
+                "from main.region_daily_performance where unconverted_spend_rows > 0"
+            ).fetchall()
+            listed = con.execute(
+                "select source_name, currency_code, region, row_count "
+                "from main.data_quality_unconverted_amounts"
+            ).fetchall()
+        assert counted == [(region, day, 1)]
+        assert listed == [("meta_ads", "KES", region, 1)]
+        log = result.log_path.read_text()
+        assert "in KES" in log and "were not converted: no KES rate within 7 days" in log
+        truth = stack.world.ground_truth(
+            reporting_currency="EUR", reporting_timezone="Europe/Berlin"
+        )
+        mart = verify.mart_region_days(stack.settings.published_path)
+        comparison = verify.compare(mart, truth, first_day=START, last_day=day)
+        assert comparison.matches, json.dumps(comparison.mismatches[:20], indent=1)
+    finally:
+        row["account_currency"] = original
+    _assert_ran(stack.run(day + timedelta(days=1), name="rate-again"))
+    with duckdb.connect(str(stack.settings.published_path), read_only=True) as con:
+        assert con.execute(
+            "select count(*) from main.data_quality_unconverted_amounts"
+        ).fetchall() == [(0,)]

@@ -63,7 +63,8 @@ class Request:
 
 @dataclass
 class Response:
-    """A JSON response."""
+    """A response: ``body`` is sent as JSON, unless it is ``str`` or ``bytes`` (CSV, plain
+    text), which go out as they are with the ``Content-Type`` of ``headers``."""
 
     status: int
     body: Any
@@ -158,17 +159,28 @@ class _Handler(BaseHTTPRequestHandler):
             host=self.headers.get("Host") or "",
         )
         response = self.server.standin.handle(request)
-        payload = json.dumps(response.body, ensure_ascii=False).encode("utf-8")
+        headers = {k: v for k, v in response.headers.items() if k.lower() != "content-type"}
+        content_type = next(
+            (v for k, v in response.headers.items() if k.lower() == "content-type"), None
+        )
+        if isinstance(response.body, bytes | str):
+            payload = (
+                response.body.encode("utf-8") if isinstance(response.body, str) else response.body
+            )
+            content_type = content_type or "text/plain;charset=utf-8"
+        else:
+            payload = json.dumps(response.body, ensure_ascii=False).encode("utf-8")
+            content_type = "application/json;charset=utf-8"
         self.send_response(response.status)
-        self.send_header("Content-Type", "application/json;charset=utf-8")
+        self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(payload)))
-        for name, value in response.headers.items():
+        for name, value in headers.items():
             self.send_header(name, value)
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(payload)
 
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _dispatch
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _dispatch
 
 
 class _Server(ThreadingHTTPServer):

@@ -25,7 +25,6 @@ from __future__ import annotations
 import bisect
 import csv
 import io
-import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -33,13 +32,13 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from http import HTTPStatus
 from typing import Any, Protocol
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import unquote
 from zoneinfo import ZoneInfo
 
 from babel.numbers import get_currency_name
 
 from reach2revenue.reference.fx import RateObservation, series_key
-from reach2revenue.standins._http import Request, Response, StandinServer, _Handler
+from reach2revenue.standins._http import Request, Response, StandinServer
 
 DATAFLOW = "EXR"
 DIMENSIONS = ("FREQ", "CURRENCY", "CURRENCY_DENOM", "EXR_TYPE", "EXR_SUFFIX")
@@ -260,55 +259,6 @@ def _header_line() -> str:
 CSV_HEADER = _header_line()
 
 
-class _TextHandler(_Handler):
-    """The shared handler, but a ``str`` or ``bytes`` body is sent as is (CSV, plain text).
-
-    The shared handler JSON-encodes every body; the ECB answers CSV and plain text. JSON
-    bodies (the control plane, faults queued with a JSON body) still go out as JSON.
-    """
-
-    def _dispatch(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
-        split = urlsplit(self.path)
-        pairs = parse_qsl(split.query, keep_blank_values=True)
-        query: dict[str, list[str]] = {}
-        for key, value in pairs:
-            query.setdefault(key, []).append(value)
-        request = Request(
-            method=self.command,
-            path=split.path,
-            query=query,
-            query_pairs=pairs,
-            headers={k.lower(): v for k, v in self.headers.items()},
-            body=body,
-            host=self.headers.get("Host") or "",
-        )
-        response = self.server.standin.handle(request)
-        headers = dict(response.headers)
-        content_type = next(
-            (headers.pop(name) for name in list(headers) if name.lower() == "content-type"),
-            None,
-        )
-        if isinstance(response.body, bytes):
-            payload = response.body
-        elif isinstance(response.body, str):
-            payload = response.body.encode("utf-8")
-        else:
-            payload = json.dumps(response.body, ensure_ascii=False).encode("utf-8")
-            content_type = "application/json;charset=utf-8"
-        self.send_response(response.status)
-        self.send_header("Content-Type", content_type or TEXT_CONTENT_TYPE)
-        self.send_header("Content-Length", str(len(payload)))
-        for name, value in headers.items():
-            self.send_header(name, value)
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(payload)
-
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _dispatch
-
-
 class EcbServer(StandinServer):
     """The ECB Data Portal stand-in serving a set of published rates.
 
@@ -336,7 +286,6 @@ class EcbServer(StandinServer):
         rate_limits: bool = True,
     ) -> None:
         super().__init__(token=token, clock=clock, host=host, port=port, rate_limits=rate_limits)
-        self._httpd.RequestHandlerClass = _TextHandler
         self.observations = observations
         self.world: HasFxObservations | None = None
         self.reindex()

@@ -604,8 +604,9 @@ class World:
             if until is not None and day >= cutoff_days[account.account_id]:
                 continue
             target = cell(day, seeds.region_of(str(row["country"])))
+            # The row's own currency: what the API says, even if a test changed it.
             spend = fx.convert(
-                Decimal(str(row["spend"])), account.currency, reporting_currency, day
+                Decimal(str(row["spend"])), str(row["account_currency"]), reporting_currency, day
             )
             if spend is None:
                 target["unconverted_spend_rows"] += 1
