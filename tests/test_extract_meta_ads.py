@@ -65,6 +65,7 @@ def extract(
     accounts: Sequence[str] = ("1001",),
     lookback_days: int = 0,
     page_limit: int = 500,
+    chunk_days: int = 31,
     retry: RetryPolicy = FAST_RETRY,
 ) -> list[Path]:
     """Run the extractor with test-friendly defaults."""
@@ -75,6 +76,7 @@ def extract(
         landing_dir=landing,
         lookback_days=lookback_days,
         page_limit=page_limit,
+        chunk_days=chunk_days,
         account_ids=list(accounts),
         retry=retry,
     )
@@ -116,23 +118,25 @@ def test_paging_reassembles_exactly_the_worlds_rows(
 ) -> None:
     accounts = ("1001", "1002")
     end = START + timedelta(days=world.days)
-    paths = extract(servers, tmp_path, START, end, accounts=accounts, page_limit=2)
+    paths = extract(servers, tmp_path, START, end, accounts=accounts, page_limit=2, chunk_days=4)
 
     manifests = [read_manifest(p) for p in paths]
-    assert len(manifests) == len(accounts) * world.days  # one per account-day
+    chunks = -(-world.days // 4)
+    assert len(manifests) == len(accounts) * chunks  # one per account and range of 4 days
     assert max(len(m.pages) for m in manifests) > 2  # paged across several pages
     assert sum(m.request_count for m in manifests) == servers.meta.stats()["total"]
     first = manifests[0]
     assert (first.source, first.entity, first.partition_date) == (
         "meta_ads",
         "insights",
-        "2026-09-01",
+        "2026-09-04",
     )
-    assert (first.window_start, first.window_end) == ("2026-09-01", "2026-09-02")
+    assert (first.window_start, first.window_end) == ("2026-09-01", "2026-09-05")
     assert first.extraction_id.startswith("1001-")
     assert first.params["api_version"] == GRAPH_API_VERSION
-    assert first.params["time_range"] == {"since": "2026-09-01", "until": "2026-09-01"}
-    assert paths[0].parent.parent.name == "date=2026-09-01"
+    assert first.params["time_range"] == {"since": "2026-09-01", "until": "2026-09-04"}
+    assert first.params["time_increment"] == 1
+    assert paths[0].parent.parent.name == "date=2026-09-04"
 
     con = duckdb.connect()
     load(con, tmp_path, paths)
@@ -255,11 +259,8 @@ def test_lookback_refetches_restated_days(tmp_path: Path) -> None:
         second = extract(
             own, tmp_path, START + timedelta(days=5), START + timedelta(days=6), lookback_days=3
         )
-        assert [read_manifest(p).partition_date for p in second] == [
-            "2026-09-03",
-            "2026-09-04",
-            "2026-09-05",
-            "2026-09-06",
+        assert [(read_manifest(p).window_start, read_manifest(p).window_end) for p in second] == [
+            ("2026-09-03", "2026-09-07")
         ]
         load(con, tmp_path, second)
         days = [START + timedelta(days=n) for n in range(6)]
@@ -278,8 +279,8 @@ def test_gap_after_missed_runs_starts_at_the_cursor(
     paths = extract(
         servers, tmp_path, START + timedelta(days=6), START + timedelta(days=7), lookback_days=1
     )
-    assert [read_manifest(p).partition_date for p in paths] == [
-        (START + timedelta(days=n)).isoformat() for n in range(2, 7)
+    assert [(read_manifest(p).window_start, read_manifest(p).window_end) for p in paths] == [
+        ((START + timedelta(days=2)).isoformat(), (START + timedelta(days=7)).isoformat())
     ]
     load(con, tmp_path, paths)
     days = [START + timedelta(days=n) for n in range(7)]

@@ -33,7 +33,7 @@ import io
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +82,18 @@ def _parse_instant(value: str) -> datetime:
         return datetime.combine(date.fromisoformat(value), time(0), tzinfo=UTC)
     parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def report_days_of(manifest: Manifest) -> list[str]:
+    """Meta: the report days an extraction covers, ``[window_start, window_end)``.
+
+    Manifests whose window is a single day written as ``start == end`` cover that day.
+    """
+    start = date.fromisoformat(manifest.window_start[:10])
+    end = date.fromisoformat(manifest.window_end[:10])
+    if end <= start:
+        return [manifest.partition_date]
+    return [(start + timedelta(days=n)).isoformat() for n in range((end - start).days)]
 
 
 def _load_pages(manifest: Manifest) -> Iterable[tuple[str, dict[str, Any]]]:
@@ -243,7 +255,7 @@ class Batch:
         if not self.manifests:
             return f"{self.source}/{self.entity} (empty)"
         if self.source == "meta_ads":
-            days = sorted(m.partition_date for m in self.manifests)
+            days = sorted(day for m in self.manifests for day in report_days_of(m))
             return f"{self.source}/{self.entity} {days[0]}..{days[-1]}"
         start = min(self.manifests, key=lambda m: _parse_instant(m.window_start)).window_start
         end = max(self.manifests, key=lambda m: _parse_instant(m.window_end)).window_end
@@ -258,9 +270,10 @@ class Batch:
     def days(self) -> list[tuple[str, str]]:
         """Meta: the ``(account_id, date_start)`` days this batch replaces."""
         found = {
-            (str(m.params["account_id"]), m.partition_date)
+            (str(m.params["account_id"]), day)
             for m in self.manifests
             if m.params.get("account_id") is not None
+            for day in report_days_of(m)
         }
         if not self.frame.empty and "date_start" in self.frame:
             pairs = self.frame[["account_id", "date_start"]].dropna().drop_duplicates()
@@ -299,14 +312,21 @@ def _build_batch(source: str, entity: str, manifests: list[Manifest]) -> Batch:
     columns = RAW_TABLES[ENTITY_TABLES[(source, entity)]]
     superseded: list[Manifest] = []
     if source == "meta_ads":
-        newest: dict[tuple[str, str], Manifest] = {}
-        for manifest in manifests:  # oldest first, so the newest ends up kept
-            day_key = (str(manifest.params.get("account_id")), manifest.partition_date)
-            if day_key in newest:
-                superseded.append(newest[day_key])
-            newest[day_key] = manifest
-        manifests = sorted(newest.values(), key=lambda m: (m.partition_date, _age(m)))
-        rows = [row for m in manifests for row in rows_from_manifest(m)]
+        # Each account-day comes from the newest extraction that covers it; an older
+        # extraction keeps the days no newer one covers (ranges may overlap partly).
+        owner: dict[tuple[str, str], Manifest] = {}
+        for manifest in manifests:  # oldest first, so the newest ends up owning
+            for day in report_days_of(manifest):
+                owner[(str(manifest.params.get("account_id")), day)] = manifest
+        owning = {id(m) for m in owner.values()}
+        superseded = [m for m in manifests if id(m) not in owning]
+        manifests = [m for m in manifests if id(m) in owning]
+        rows = [
+            row
+            for m in manifests
+            for row in rows_from_manifest(m)
+            if owner.get((str(row["account_id"]), str(row["date_start"])), m) is m
+        ]
         frame = _frame(rows, columns)
     elif source == "ecb_fx":
         rows = [row for m in manifests for row in rows_from_manifest(m)]  # oldest first

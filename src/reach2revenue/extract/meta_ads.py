@@ -1,10 +1,13 @@
-"""Meta Marketing API insights: campaign x country x day, landed per account and day.
+"""Meta Marketing API insights: campaign x country x day, landed per account and range.
 
-One extraction per (ad account, report day) so that a re-run of a day lands beside the old
-one and the loader can replace exactly that day. Meta restates recent days (late
-attribution), so every run re-fetches ``lookback_days`` before its interval; and if the
-cursor shows that earlier days were never loaded (a failed or missed run), the run starts
-at the cursor instead.
+One request (and its pages) per ad account and range of at most ``chunk_days`` report days,
+with ``time_increment=1`` so every row is one day: a 90-day history of ten accounts is 30
+requests, not 900, which keeps a backfill inside Meta's rolling call budget. Each
+extraction covers its days ``[window_start, window_end)``, so a re-run lands beside the old
+one and the loader replaces exactly those account-days (days without rows included).
+Meta restates recent days (late attribution), so every run re-fetches ``lookback_days``
+before its interval; and if the cursor shows that earlier days were never loaded (a failed
+or missed run), the run starts at the cursor instead.
 """
 
 from __future__ import annotations
@@ -59,23 +62,33 @@ def report_days(
     return [start + timedelta(days=n) for n in range((interval_end - start).days)]
 
 
-def insights_params(day: date, page_limit: int) -> dict[str, Any]:
-    """The insights query for one report day, as recorded in its manifest."""
+def insights_params(since: date, until: date, page_limit: int) -> dict[str, Any]:
+    """The insights query for report days ``since..until`` (inclusive, as Meta reads
+    ``time_range``), as recorded in its manifest."""
     return {
         "level": "campaign",
         "time_increment": 1,
         "breakdowns": "country",
-        "time_range": {"since": day.isoformat(), "until": day.isoformat()},
+        "time_range": {"since": since.isoformat(), "until": until.isoformat()},
         "fields": list(INSIGHTS_FIELDS),
         "limit": page_limit,
     }
 
 
+def day_ranges(days: Sequence[date], chunk_days: int) -> list[tuple[date, date]]:
+    """Consecutive days cut into ``(first, last)`` ranges of at most ``chunk_days``."""
+    if chunk_days < 1:
+        raise ValueError(f"chunk_days must be at least 1, not {chunk_days}")
+    return [
+        (days[n], days[min(n + chunk_days, len(days)) - 1]) for n in range(0, len(days), chunk_days)
+    ]
+
+
 def _pages(
-    client: ApiClient, account_id: str, day: date, page_limit: int
+    client: ApiClient, account_id: str, since: date, until: date, page_limit: int
 ) -> Iterator[tuple[str, int]]:
-    """Yield ``(response text, row count)`` for each page of one account-day."""
-    request = insights_params(day, page_limit)
+    """Yield ``(response text, row count)`` for each page of one account's range."""
+    request = insights_params(since, until, page_limit)
     params: dict[str, Any] | None = {
         **request,
         "time_range": json.dumps(request["time_range"]),
@@ -94,30 +107,32 @@ def _pages(
         url, params = next_url, None
 
 
-def extract_account_day(
+def extract_account_range(
     client: ApiClient,
     account_id: str,
-    day: date,
+    since: date,
+    until: date,
     *,
     landing_dir: Path,
     page_limit: int = 500,
 ) -> Path:
-    """Fetch every page of one account's insights for one day; land them and a manifest."""
+    """Fetch every page of one account's insights for days ``since..until`` (inclusive);
+    land them and a manifest whose window is ``[since, until + 1 day)``."""
     extracted_at = utc_now()
     extraction_id = f"{account_id}-{extraction_stamp(extracted_at)}"
-    directory = partition_dir(landing_dir, SOURCE, ENTITY, day.isoformat(), extraction_id)
+    directory = partition_dir(landing_dir, SOURCE, ENTITY, until.isoformat(), extraction_id)
     requests_before = client.request_count
     pages: list[str] = []
     records = 0
-    for index, (text, count) in enumerate(_pages(client, account_id, day, page_limit), 1):
+    for index, (text, count) in enumerate(_pages(client, account_id, since, until, page_limit), 1):
         pages.append(write_page(directory, index, text, client.secrets))
         records += count
     manifest = Manifest(
         source=SOURCE,
         entity=ENTITY,
-        partition_date=day.isoformat(),
-        window_start=day.isoformat(),
-        window_end=(day + timedelta(days=1)).isoformat(),
+        partition_date=until.isoformat(),
+        window_start=since.isoformat(),
+        window_end=(until + timedelta(days=1)).isoformat(),
         extraction_id=extraction_id,
         extracted_at=iso_utc(extracted_at),
         pages=pages,
@@ -126,7 +141,7 @@ def extract_account_day(
         params={
             "api_version": GRAPH_API_VERSION,
             "account_id": account_id,
-            **insights_params(day, page_limit),
+            **insights_params(since, until, page_limit),
         },
     )
     return write_manifest(directory, manifest)
@@ -140,6 +155,7 @@ def extract_meta_ads(
     landing_dir: Path,
     lookback_days: int = 3,
     page_limit: int = 500,
+    chunk_days: int = 31,
     account_ids: Sequence[str] | None = None,
     retry: RetryPolicy | None = None,
     client: ApiClient | None = None,
@@ -153,12 +169,13 @@ def extract_meta_ads(
         landing_dir: Root of the landing zone.
         lookback_days: Days before ``interval_start`` fetched again (Meta restates them).
         page_limit: ``limit`` per page.
+        chunk_days: Report days per request (one extraction per account and chunk).
         account_ids: Overrides ``creds.extra["account_ids"]``.
         retry: Retry policy (tests use tiny delays).
         client: A ready client (tests); otherwise one is built from ``creds``.
 
     Returns:
-        One manifest path per (account, day), in account then day order.
+        One manifest path per (account, range of days), in account then day order.
     """
     accounts = parse_account_ids(account_ids) if account_ids is not None else creds.account_ids
     if not accounts:
@@ -172,10 +189,15 @@ def extract_meta_ads(
     manifests: list[Path] = []
     try:
         for account_id in accounts:
-            for day in days:
+            for since, until in day_ranges(days, chunk_days):
                 manifests.append(
-                    extract_account_day(
-                        api, account_id, day, landing_dir=Path(landing_dir), page_limit=page_limit
+                    extract_account_range(
+                        api,
+                        account_id,
+                        since,
+                        until,
+                        landing_dir=Path(landing_dir),
+                        page_limit=page_limit,
                     )
                 )
     finally:
