@@ -15,9 +15,9 @@ import psycopg2
 import pytest
 
 from reach2revenue import airflow_runner, verify
+from reach2revenue.sandbox.standins import start_standins
+from reach2revenue.sandbox.world import World
 from reach2revenue.settings import Settings
-from reach2revenue.standins import start_standins
-from reach2revenue.world import World
 
 pytestmark = pytest.mark.slow
 

@@ -20,9 +20,9 @@ import duckdb
 import pytest
 
 from reach2revenue import airflow_runner, verify
+from reach2revenue.sandbox.standins import StandinServers, start_standins
+from reach2revenue.sandbox.world import World
 from reach2revenue.settings import Settings
-from reach2revenue.standins import StandinServers, start_standins
-from reach2revenue.world import World
 
 pytestmark = pytest.mark.slow
 

@@ -11,8 +11,8 @@ import duckdb
 import pandas as pd
 import pytest
 
+from reach2revenue import cursors as state
 from reach2revenue import raw
-from reach2revenue.extract import state
 from reach2revenue.landing import (
     Manifest,
     list_manifests,

@@ -73,7 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def run_generate(out: Path, start: date, days: int, scale: float, seed: int) -> int:
-    from reach2revenue.world import World, write_ground_truth_csv
+    from reach2revenue.sandbox.world import World, write_ground_truth_csv
 
     settings = Settings.from_env()
     world = World.generate(seed=seed, start=start, days=days, scale=scale)
@@ -88,8 +88,8 @@ def run_generate(out: Path, start: date, days: int, scale: float, seed: int) -> 
 
 
 def run_serve(world_dir: Path, host: str, meta_port: int, hubspot_port: int) -> int:
-    from reach2revenue.standins import start_standins
-    from reach2revenue.world import World
+    from reach2revenue.sandbox.standins import start_standins
+    from reach2revenue.sandbox.world import World
 
     # A fixed token (compose) comes from the environment; otherwise one is made up.
     token = os.environ.get("R2R_STANDIN_TOKEN") or secrets.token_urlsafe(24)
@@ -116,8 +116,8 @@ def run_serve(world_dir: Path, host: str, meta_port: int, hubspot_port: int) -> 
 def run_demo(home: Path, *, days: int, scale: float, seed: int) -> int:
     """Generate a world, serve it, run history + nightly through Airflow, print the mart."""
     from reach2revenue import airflow_runner, verify
-    from reach2revenue.standins import start_standins
-    from reach2revenue.world import World, write_ground_truth_csv
+    from reach2revenue.sandbox.standins import start_standins
+    from reach2revenue.sandbox.world import World, write_ground_truth_csv
 
     began = time.perf_counter()
     home = home.resolve()

@@ -86,7 +86,7 @@ def _as_utc(value: datetime) -> datetime:
 def extract(source: str, interval: Interval, settings: Settings | None = None) -> list[str]:
     """Extract one source for the interval into the landing zone; return manifest paths."""
     settings = settings or Settings.from_env()
-    from reach2revenue.extract.credentials import get_credentials
+    from reach2revenue.credentials import get_credentials
 
     if source == "ecb_fx":
         manifests = _extract_fx(interval, settings)
@@ -94,7 +94,7 @@ def extract(source: str, interval: Interval, settings: Settings | None = None) -
         return [str(path) for path in manifests]
     credentials = get_credentials(source)
     if source == "meta_ads":
-        from reach2revenue.extract.meta_ads import extract_meta_ads
+        from reach2revenue.sources.meta_ads.extract import extract_meta_ads
 
         manifests = extract_meta_ads(
             credentials,
@@ -103,7 +103,7 @@ def extract(source: str, interval: Interval, settings: Settings | None = None) -
             landing_dir=settings.landing_dir,
         )
     elif source == "hubspot":
-        from reach2revenue.extract.hubspot import extract_hubspot
+        from reach2revenue.sources.hubspot.extract import extract_hubspot
 
         manifests = extract_hubspot(
             credentials,
@@ -126,10 +126,11 @@ def _extract_fx(interval: Interval, settings: Settings) -> list[Path]:
     first load, so old CRM deals convert), so backfills work offline; the API's answer
     for the same day, landed later, wins.
     """
-    from reach2revenue.extract import ecb_fx, state
-    from reach2revenue.extract.credentials import get_base_url
-    from reach2revenue.extract.fx_overrides import land_fx_rate_overrides
+    from reach2revenue import cursors as state
+    from reach2revenue.credentials import get_base_url
     from reach2revenue.reference.fx import bundled_history
+    from reach2revenue.sources.ecb_fx import extract as ecb_fx
+    from reach2revenue.sources.ecb_fx.overrides import land_fx_rate_overrides
 
     cursor = state.read_cursor(settings.landing_dir, "ecb_fx", "rates")
     start = interval.start_date
@@ -173,8 +174,8 @@ def load_and_validate(
     """
     import duckdb
 
+    from reach2revenue import cursors as state
     from reach2revenue import quality, raw
-    from reach2revenue.extract import state
 
     settings = settings or Settings.from_env()
     batches = raw.batches_from_manifests([Path(p) for p in manifest_paths])

@@ -12,24 +12,24 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from reach2revenue import cursors as state
 from reach2revenue import raw
-from reach2revenue.extract import state
-from reach2revenue.extract._http import (
+from reach2revenue.credentials import (
+    ApiCredentials,
+    CredentialsError,
+    get_credentials,
+)
+from reach2revenue.http_client import (
     ApiRequestError,
     ApiRetryError,
     RateLimiter,
     RetryPolicy,
     is_meta_throttle,
 )
-from reach2revenue.extract.credentials import (
-    ApiCredentials,
-    CredentialsError,
-    get_credentials,
-)
-from reach2revenue.extract.meta_ads import GRAPH_API_VERSION, extract_meta_ads, report_days
 from reach2revenue.landing import read_manifest, redact
-from reach2revenue.standins import StandinServers, start_standins
-from reach2revenue.world import World
+from reach2revenue.sandbox.standins import StandinServers, start_standins
+from reach2revenue.sandbox.world import World
+from reach2revenue.sources.meta_ads.extract import GRAPH_API_VERSION, extract_meta_ads, report_days
 
 TOKEN = "meta-test-token-5f2c9a"
 START = date(2026, 9, 1)

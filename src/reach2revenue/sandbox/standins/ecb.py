@@ -38,7 +38,7 @@ from zoneinfo import ZoneInfo
 from babel.numbers import get_currency_name
 
 from reach2revenue.reference.fx import RateObservation, series_key
-from reach2revenue.standins._http import Request, Response, StandinServer
+from reach2revenue.sandbox.standins._http import Request, Response, StandinServer
 
 DATAFLOW = "EXR"
 DIMENSIONS = ("FREQ", "CURRENCY", "CURRENCY_DENOM", "EXR_TYPE", "EXR_SUFFIX")
@@ -96,7 +96,7 @@ _PERIOD = re.compile(r"^(\d{4})(?:-(?:(\d{2})(?:-(\d{2}))?|Q([1-4])|S([12])|W(\d
 
 
 class HasFxObservations(Protocol):
-    """Anything that holds what the ECB publishes (a `reach2revenue.world.World`)."""
+    """Anything that holds what the ECB publishes (a `reach2revenue.sandbox.world.World`)."""
 
     @property
     def fx_observations(self) -> Sequence[RateObservation]: ...

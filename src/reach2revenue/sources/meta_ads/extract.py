@@ -19,9 +19,9 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from reach2revenue.extract._http import ApiClient, RetryPolicy
-from reach2revenue.extract.credentials import ApiCredentials, parse_account_ids
-from reach2revenue.extract.state import read_cursor
+from reach2revenue.credentials import ApiCredentials, parse_account_ids
+from reach2revenue.cursors import read_cursor
+from reach2revenue.http_client import ApiClient, RetryPolicy
 from reach2revenue.landing import (
     Manifest,
     extraction_stamp,

@@ -416,7 +416,7 @@ class World:
             raise ValueError("days must be >= 1")
         if scale <= 0:
             raise ValueError("scale must be > 0")
-        from reach2revenue.world._generate import Generator
+        from reach2revenue.sandbox.world._generate import Generator
 
         seeds = Seeds.load(seeds_dir)
         world = Generator(seed, start, days, scale, seeds).run()

@@ -1,6 +1,6 @@
 """Run the stand-ins (Meta, HubSpot, ECB) as a process until SIGTERM/SIGINT.
 
-    python -m reach2revenue.standins --world DIR --token T [--meta-port 0]
+    python -m reach2revenue.sandbox.standins --world DIR --token T [--meta-port 0]
         [--hubspot-port 0] [--ecb-port 0]
 
 Prints one JSON line ``{"meta_url": ..., "hubspot_url": ..., "ecb_url": ...}`` once all are
@@ -20,12 +20,12 @@ from datetime import date
 from pathlib import Path
 from types import FrameType
 
-from reach2revenue.standins import DEFAULT_TOKEN, start_standins
-from reach2revenue.world import World, parse_instant
+from reach2revenue.sandbox.standins import DEFAULT_TOKEN, start_standins
+from reach2revenue.sandbox.world import World, parse_instant
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m reach2revenue.standins")
+    parser = argparse.ArgumentParser(prog="python -m reach2revenue.sandbox.standins")
     parser.add_argument("--world", type=Path, help="directory written by World.save")
     parser.add_argument("--seed", type=int, default=42, help="seed when generating")
     parser.add_argument("--start", type=date.fromisoformat, default=date(2024, 7, 1))

@@ -21,8 +21,8 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import urlencode
 
-from reach2revenue.standins._http import Request, Response, RollingLimiter, StandinServer
-from reach2revenue.world import AdAccount, MetaInsight, World
+from reach2revenue.sandbox.standins._http import Request, Response, RollingLimiter, StandinServer
+from reach2revenue.sandbox.world import AdAccount, MetaInsight, World
 
 API_VERSION = "v21.0"
 DEFAULT_LIMIT = 25

@@ -1,4 +1,4 @@
-"""``python -m reach2revenue.world --out DIR``: generate a world and its ground truth.
+"""``python -m reach2revenue.sandbox.world --out DIR``: generate a world and its ground truth.
 
 The directory gets the saved world (`World.save`: objects, ECB rates and FX overrides) and
 ``ground_truth.csv`` in the reporting currency and time zone of the environment.
@@ -11,13 +11,15 @@ import json
 from datetime import date
 from pathlib import Path
 
+from reach2revenue.sandbox.world.model import World
 from reach2revenue.settings import Settings
-from reach2revenue.world.model import World
 
 
 def main(argv: list[str] | None = None) -> int:
     """Generate a world into a directory, with its ground truth CSV beside it."""
-    parser = argparse.ArgumentParser(prog="python -m reach2revenue.world", description=main.__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m reach2revenue.sandbox.world", description=main.__doc__
+    )
     parser.add_argument("--out", type=Path, required=True, help="directory to write")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--start", type=date.fromisoformat, default=date(2024, 7, 1))

@@ -46,7 +46,7 @@ from reach2revenue.reference.fx import (
     series_key,
     target_closing_days,
 )
-from reach2revenue.world.model import (
+from reach2revenue.sandbox.world.model import (
     CENT,
     OPEN_STAGES,
     PIPELINE,

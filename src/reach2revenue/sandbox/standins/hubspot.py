@@ -20,14 +20,14 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import urlencode
 
-from reach2revenue.standins._http import (
+from reach2revenue.sandbox.standins._http import (
     Request,
     Response,
     RollingLimiter,
     StandinServer,
     new_correlation_id,
 )
-from reach2revenue.world import (
+from reach2revenue.sandbox.world import (
     CONTACT_MODIFIED_PROPERTY,
     CONTACT_PROPERTIES,
     CONTACT_TO_DEAL_TYPE_ID,

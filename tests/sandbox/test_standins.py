@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 import requests
 
-from reach2revenue.standins import StandinServers, start_standins
-from reach2revenue.world import World, epoch_ms, format_instant
+from reach2revenue.sandbox.standins import StandinServers, start_standins
+from reach2revenue.sandbox.world import World, epoch_ms, format_instant
 
 TOKEN = "test-token"
 START = date(2024, 7, 1)
@@ -590,7 +590,7 @@ def test_process_entry_point(world: World, tmp_path: Path) -> None:
         [
             sys.executable,
             "-m",
-            "reach2revenue.standins",
+            "reach2revenue.sandbox.standins",
             "--world",
             str(directory),
             "--token",

@@ -21,9 +21,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from reach2revenue.extract._http import ApiClient, ApiRequestError, RateLimiter, RetryPolicy
-from reach2revenue.extract.credentials import ApiCredentials
-from reach2revenue.extract.state import read_cursor
+from reach2revenue.credentials import ApiCredentials
+from reach2revenue.cursors import read_cursor
+from reach2revenue.http_client import ApiClient, ApiRequestError, RateLimiter, RetryPolicy
 from reach2revenue.landing import (
     Manifest,
     extraction_stamp,

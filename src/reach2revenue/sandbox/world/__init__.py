@@ -19,8 +19,8 @@ these objects directly, never via SQL, following the conventions of docs/archite
 
 from __future__ import annotations
 
-from reach2revenue.world._generate import generate_fx
-from reach2revenue.world.model import (
+from reach2revenue.sandbox.world._generate import generate_fx
+from reach2revenue.sandbox.world.model import (
     CONTACT_MODIFIED_PROPERTY,
     CONTACT_PROPERTIES,
     CONTACT_TO_DEAL_TYPE_ID,
