@@ -4,9 +4,9 @@ Each run processes its data interval `[start, end)`: the scheduled nightly run l
 previous UTC day; a manual run with conf `{"interval_start": "YYYY-MM-DD",
 "interval_end": "YYYY-MM-DD"}` loads a whole history in one go.
 
-1. `extract_meta_ads`, `extract_hubspot` call the platforms (or their stand-ins) and
-   `extract_ecb_fx` the ECB's reference rates (and lands the user's FX override file);
-   they land raw responses as files, run in parallel and never open the warehouse.
+1. `extract_<source>`, one task per registered source (`reach2revenue.sources`: ad
+   platforms, CRMs, the ECB's reference rates), call the platforms (or their stand-ins)
+   and land raw responses as files. They run in parallel and never open the warehouse.
 2. `load_and_validate` runs Great Expectations on every raw batch and merges it into the
    DuckDB `raw` schema only if all batches pass (one writer).
 3. `dbt_build` builds and tests the dbt project on the build copy of the warehouse.
@@ -22,6 +22,8 @@ from typing import Any
 
 import pendulum
 from airflow.sdk import CronDataIntervalTimetable, dag, task
+
+from reach2revenue.sources import SOURCE_NAMES
 
 DEFAULT_ARGS = {
     "owner": "reach2revenue",
@@ -43,34 +45,20 @@ DEFAULT_ARGS = {
 )
 def marketing_sales_nightly() -> None:
     @task
-    def extract_meta_ads(**context: Any) -> list[str]:
+    def extract(source: str, **context: Any) -> list[str]:
         from reach2revenue import pipeline
 
-        return pipeline.extract("meta_ads", pipeline.interval_from_context(context))
+        return pipeline.extract(source, pipeline.interval_from_context(context))
 
     @task
-    def extract_hubspot(**context: Any) -> list[str]:
-        from reach2revenue import pipeline
-
-        return pipeline.extract("hubspot", pipeline.interval_from_context(context))
-
-    @task
-    def extract_ecb_fx(**context: Any) -> list[str]:
-        from reach2revenue import pipeline
-
-        return pipeline.extract("ecb_fx", pipeline.interval_from_context(context))
-
-    @task
-    def load_and_validate(
-        meta_manifests: list[str], hubspot_manifests: list[str], fx_manifests: list[str]
-    ) -> dict:
+    def load_and_validate(extracted: list[list[str]]) -> dict:
         from airflow.sdk.exceptions import AirflowFailException
 
         from reach2revenue import pipeline
         from reach2revenue.quality import DataQualityError
 
         try:
-            return pipeline.load_and_validate([*fx_manifests, *meta_manifests, *hubspot_manifests])
+            return pipeline.load_and_validate([path for paths in extracted for path in paths])
         except DataQualityError as error:
             # Bad data does not get better on retry: fail the run at once.
             raise AirflowFailException(str(error)) from error
@@ -87,8 +75,9 @@ def marketing_sales_nightly() -> None:
 
         return pipeline.publish()
 
-    loaded = load_and_validate(extract_meta_ads(), extract_hubspot(), extract_ecb_fx())
-    publish(dbt_build(loaded))
+    # One extract task per registered source, named extract_<source>.
+    extracted = [extract.override(task_id=f"extract_{name}")(source=name) for name in SOURCE_NAMES]
+    publish(dbt_build(load_and_validate(extracted)))
 
 
 marketing_sales_nightly()

@@ -50,13 +50,7 @@ def test_dag_runs_with_postgres_metadata(metadata_db: str, tmp_path) -> None:
         env = airflow_runner.airflow_environment(
             tmp_path / "airflow",
             settings,
-            airflow_runner.platform_connections(
-                meta_url=servers.meta_url,
-                hubspot_url=servers.hubspot_url,
-                ecb_url=servers.ecb_url,
-                token=token,
-                meta_account_ids=[account.account_id for account in world.ad_accounts],
-            ),
+            servers.connections(token),
         )
         env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = (
             f"postgresql+psycopg2://postgres@127.0.0.1:5432/{metadata_db}"

@@ -27,9 +27,9 @@ from typing import Any
 import duckdb
 import pytest
 
-from reach2revenue.raw_schema import RAW_TABLES
 from reach2revenue.reference.fx import convert_exact
 from reach2revenue.settings import Settings
+from reach2revenue.sources import raw_tables
 from reach2revenue.transform import (
     DbtBuildError,
     DbtRunSummary,
@@ -40,7 +40,7 @@ from reach2revenue.transform import (
 
 # The raw tables exactly as the loader creates them (docs/architecture.md).
 RAW_COLUMNS: dict[str, list[str]] = {
-    table.removeprefix("raw."): list(columns) for table, columns in RAW_TABLES.items()
+    table.name: list(table.columns) for table in raw_tables().values()
 }
 
 

@@ -63,13 +63,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     world.write_fx_overrides(settings.fx_rate_overrides_path)
     token = secrets.token_urlsafe(16)
     with start_standins(world, token=token) as servers:
-        connections = airflow_runner.platform_connections(
-            meta_url=servers.meta_url,
-            hubspot_url=servers.hubspot_url,
-            ecb_url=servers.ecb_url,
-            token=token,
-            meta_account_ids=[account.account_id for account in world.ad_accounts],
-        )
+        connections = servers.connections(token)
         env = airflow_runner.airflow_environment(home / "airflow", settings, connections)
         airflow_runner.ensure_metadata_db(env)
         yield Stack(world, servers, settings, env, home, truth)

@@ -26,7 +26,9 @@ import pytest
 from reach2revenue import quality
 from reach2revenue.quality import DataQualityError, ValidationReport, validate_batch
 from reach2revenue.settings import REPO_ROOT, Settings
+from reach2revenue.sources import raw_tables
 
+TABLES = raw_tables()
 EXPECTATIONS_DIR = REPO_ROOT / "expectations"
 LANDED = "landing/{source}/{entity}/date={day}/ext-1/page-00001.json"
 
@@ -283,8 +285,8 @@ def test_module_import_does_not_import_great_expectations() -> None:
 
 
 def test_every_raw_table_has_a_matching_suite(settings: Settings) -> None:
-    assert quality.check_suites_cover_raw_schema(settings) == []
-    assert set(quality.raw_table_contracts()) == {
+    assert quality.check_suites_cover_raw_schema(TABLES.values(), settings) == []
+    assert {table.name for table in TABLES.values()} == {
         "meta_ads_insights",
         "hubspot_contacts",
         "hubspot_deals",
@@ -301,7 +303,7 @@ def test_raw_schema_check_reports_a_missing_suite(settings: Settings, tmp_path: 
             path = quality.suite_path(source, entity, settings)
             (tmp_path / path.name).write_text(path.read_text())
     problems = quality.check_suites_cover_raw_schema(
-        dataclasses.replace(settings, expectations_dir=tmp_path)
+        TABLES.values(), dataclasses.replace(settings, expectations_dir=tmp_path)
     )
     assert len(problems) == 1 and "raw.hubspot_deals has no suite" in problems[0]
 
@@ -316,8 +318,7 @@ def test_architecture_doc_describes_the_raw_schema() -> None:
             name, columns, key = match.groups()
             split = [tuple(part.strip() for part in text.split(",")) for text in (columns, key)]
             documented[name] = tuple(split)
-    contracts = quality.raw_table_contracts()
-    assert documented == {name: (c.columns, c.key) for name, c in contracts.items()}
+    assert documented == {t.name: (t.columns, t.key) for t in TABLES.values()}
 
 
 def test_suite_path_and_missing_suite(settings: Settings) -> None:
@@ -373,7 +374,7 @@ def test_suites_naming_an_unknown_value_set_are_reported(
             expectation["meta"]["reach2revenue"]["value_set_from"] = "iso_4217_typo"
     (tmp_path / "hubspot__deals.json").write_text(json.dumps(document))
     problems = quality.check_suites_cover_raw_schema(
-        dataclasses.replace(settings, expectations_dir=tmp_path)
+        TABLES.values(), dataclasses.replace(settings, expectations_dir=tmp_path)
     )
     assert problems == [
         "hubspot__deals.json: deal_currency_code takes its value_set from unknown set "

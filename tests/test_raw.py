@@ -21,6 +21,11 @@ from reach2revenue.landing import (
     write_manifest,
     write_page,
 )
+from reach2revenue.sources import get_source, raw_tables
+
+TABLES = raw_tables()
+META = get_source("meta_ads").table("insights")
+CONTACTS = get_source("hubspot").table("contacts")
 
 
 def land(
@@ -162,8 +167,8 @@ def land_links(
 
 def load(con: duckdb.DuckDBPyConnection, paths: Sequence[Path]) -> list[raw.MergeStats]:
     """What the pipeline does after validation."""
-    raw.ensure_raw_schema(con)
-    return [raw.merge_batch(con, batch) for batch in raw.batches_from_manifests(paths)]
+    raw.ensure_raw_schema(con, TABLES.values())
+    return [raw.merge_batch(con, batch) for batch in raw.batches_from_manifests(paths, TABLES)]
 
 
 def rows(con: duckdb.DuckDBPyConnection, sql: str) -> list[tuple[Any, ...]]:
@@ -187,9 +192,9 @@ def test_frame_has_exactly_the_raw_columns_as_strings(tmp_path: Path) -> None:
         "20260902T02",
         [insight("1001", "c1", "2026-09-01", "US", "1.5")],
     )
-    (batch,) = raw.batches_from_manifests([path])
+    (batch,) = raw.batches_from_manifests([path], TABLES)
     assert list(batch.frame.columns) == [
-        *raw.META_INSIGHTS_COLUMNS,
+        *META.columns,
         "_landed_file",
         "_extraction_id",
     ]
@@ -197,7 +202,7 @@ def test_frame_has_exactly_the_raw_columns_as_strings(tmp_path: Path) -> None:
     assert record["spend"] == "1.5"
     assert json.loads(record["actions"]) == [{"action_type": "lead", "value": "2"}]
     assert Path(record["_landed_file"]).name == "page-00001.json"
-    assert batch.table == "raw.meta_ads_insights"
+    assert batch.table.qualified_name == "raw.meta_ads_insights"
     assert batch.label == "meta_ads/insights 2026-09-01..2026-09-01"
     assert batch.loaded_through.isoformat() == "2026-09-02T00:00:00+00:00"
     # The page was redacted when landed.
@@ -206,7 +211,7 @@ def test_frame_has_exactly_the_raw_columns_as_strings(tmp_path: Path) -> None:
     contacts = land_contacts(
         tmp_path, "s1", [{"id": "7", "properties": {"lastmodifieddate": "2026-09-01T10:00:00Z"}}]
     )
-    (batch,) = raw.batches_from_manifests([contacts])
+    (batch,) = raw.batches_from_manifests([contacts], TABLES)
     record = batch.frame.to_dict("records")[0]
     assert record["email"] is None and record["archived"] is None  # missing -> None
     assert record["id"] == "7"
@@ -218,7 +223,7 @@ def test_batches_order_parents_before_children(tmp_path: Path) -> None:
         land_contacts(tmp_path, "s1", [contact("1", "2026-09-01T10:00:00Z", "a@x")]),
         land_meta(tmp_path, "1001", "2026-09-01", "20260902T02", []),
     ]
-    batches = raw.batches_from_manifests(paths)
+    batches = raw.batches_from_manifests(paths, TABLES)
     assert [(b.source, b.entity) for b in batches] == [
         ("meta_ads", "insights"),
         ("hubspot", "contacts"),
@@ -341,7 +346,7 @@ def test_meta_day_replacement_removes_vanished_rows(
     fresh = duckdb.connect()
     load(fresh, [restated, empty, first])
     assert rows(fresh, "select count(*) from raw.meta_ads_insights") == [(0,)]
-    (batch,) = raw.batches_from_manifests([restated, first])
+    (batch,) = raw.batches_from_manifests([restated, first], TABLES)
     assert [m.extraction_id for m in batch.manifests] == ["1001-20260904T02"]
     assert [m.extraction_id for m in batch.superseded] == ["1001-20260902T02"]
     fresh.close()
@@ -370,7 +375,7 @@ def test_deal_contacts_replace_each_deals_set(
 def test_failed_merge_rolls_back(tmp_path: Path, con: duckdb.DuckDBPyConnection) -> None:
     path = land_contacts(tmp_path, "s1", [contact("1", "2026-09-01T10:00:00Z", "a@x")])
     load(con, [path])
-    (batch,) = raw.batches_from_manifests([path])
+    (batch,) = raw.batches_from_manifests([path], TABLES)
     batch.frame = batch.frame.drop(columns=["email"])  # breaks the insert mid-transaction
     with pytest.raises(duckdb.Error):
         raw.merge_batch(con, batch)
@@ -400,7 +405,7 @@ def _big_frame(columns: Sequence[str], values: dict[str, list[str]], n: int) -> 
 def test_merges_of_100k_rows_stay_idempotent(con: duckdb.DuckDBPyConnection) -> None:
     n = 100_000
     meta = _big_frame(
-        raw.META_INSIGHTS_COLUMNS,
+        META.columns,
         {
             "account_id": [str(1000 + i % 4) for i in range(n)],
             "campaign_id": [f"c{i // 200}" for i in range(n)],
@@ -410,20 +415,17 @@ def test_merges_of_100k_rows_stay_idempotent(con: duckdb.DuckDBPyConnection) -> 
         n,
     )
     contacts = _big_frame(
-        raw.HUBSPOT_CONTACT_COLUMNS,
+        CONTACTS.columns,
         {
             "id": [str(i) for i in range(n)],
             "lastmodifieddate": [f"2026-09-01T10:{i % 60:02d}:00.000Z" for i in range(n)],
         },
         n,
     )
-    raw.ensure_raw_schema(con)
-    for batch in (
-        raw.Batch("meta_ads", "insights", [], meta),
-        raw.Batch("hubspot", "contacts", [], contacts),
-    ):
+    raw.ensure_raw_schema(con, TABLES.values())
+    for batch in (raw.Batch(META, [], meta), raw.Batch(CONTACTS, [], contacts)):
         # Speed belongs in the bench command; here only the data is asserted.
         first = raw.merge_batch(con, batch)
         again = raw.merge_batch(con, batch)
         assert first.inserted == again.inserted == again.deleted == n
-        assert rows(con, f"select count(*) from {batch.table}") == [(n,)]
+        assert rows(con, f"select count(*) from {batch.table.qualified_name}") == [(n,)]

@@ -14,7 +14,7 @@ import re
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -66,30 +66,6 @@ def airflow_environment(
     for conn_id, definition in connections.items():
         env[f"AIRFLOW_CONN_{conn_id.upper()}"] = json.dumps(definition)
     return env
-
-
-def platform_connections(
-    *,
-    meta_url: str,
-    hubspot_url: str,
-    token: str,
-    meta_account_ids: Sequence[str],
-    ecb_url: str | None = None,
-) -> dict[str, dict[str, object]]:
-    """Airflow connections for the platforms: host = API base URL, password = token.
-
-    The ECB needs no token; without ``ecb_url`` the real ECB Data Portal is used.
-    """
-    ecb = {"ecb_fx_default": {"conn_type": "http", "host": ecb_url}} if ecb_url else {}
-    return ecb | {
-        "meta_ads_default": {
-            "conn_type": "http",
-            "host": meta_url,
-            "password": token,
-            "extra": {"account_ids": list(meta_account_ids)},
-        },
-        "hubspot_default": {"conn_type": "http", "host": hubspot_url, "password": token},
-    }
 
 
 def ensure_metadata_db(env: Mapping[str, str]) -> float:

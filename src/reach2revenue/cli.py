@@ -53,6 +53,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve.add_argument("--world", type=Path, required=True)
     serve.add_argument("--meta-port", type=int, default=8801)
     serve.add_argument("--hubspot-port", type=int, default=8802)
+    serve.add_argument("--ecb-port", type=int, default=8803)
     serve.add_argument("--host", default="127.0.0.1", help="0.0.0.0 inside a container")
 
     report = commands.add_parser("report", help="print the per-region table of a warehouse")
@@ -64,7 +65,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "generate":
         return run_generate(args.out, args.start, args.days, args.scale, args.seed)
     if args.command == "serve":
-        return run_serve(args.world, args.host, args.meta_port, args.hubspot_port)
+        ports = {"meta_ads": args.meta_port, "hubspot": args.hubspot_port, "ecb_fx": args.ecb_port}
+        return run_serve(args.world, args.host, ports)
     if args.command == "report":
         path = args.warehouse or Settings.from_env().published_path
         print_region_table(path)
@@ -87,7 +89,7 @@ def run_generate(out: Path, start: date, days: int, scale: float, seed: int) -> 
     return 0
 
 
-def run_serve(world_dir: Path, host: str, meta_port: int, hubspot_port: int) -> int:
+def run_serve(world_dir: Path, host: str, ports: dict[str, int]) -> int:
     from reach2revenue.sandbox.standins import start_standins
     from reach2revenue.sandbox.world import World
 
@@ -99,12 +101,9 @@ def run_serve(world_dir: Path, host: str, meta_port: int, hubspot_port: int) -> 
         World.load(world_dir),
         token=token,
         host=host,
-        meta_port=meta_port,
-        hubspot_port=hubspot_port,
+        ports=ports,
     ) as servers:
-        console.print(
-            json.dumps({"meta_url": servers.meta_url, "hubspot_url": servers.hubspot_url})
-        )
+        console.print(json.dumps(servers.urls))
         if not os.environ.get("R2R_STANDIN_TOKEN"):
             console.print("generated token on stderr; Ctrl-C to stop", style="dim")
             print(token, file=sys.stderr)
@@ -152,13 +151,7 @@ def run_demo(home: Path, *, days: int, scale: float, seed: int) -> int:
             f"[green]✓[/] stand-ins: Meta Ads {servers.meta_url}, HubSpot {servers.hubspot_url}, "
             f"ECB {servers.ecb_url}"
         )
-        connections = airflow_runner.platform_connections(
-            meta_url=servers.meta_url,
-            hubspot_url=servers.hubspot_url,
-            ecb_url=servers.ecb_url,
-            token=token,
-            meta_account_ids=[account.account_id for account in world.ad_accounts],
-        )
+        connections = servers.connections(token)
         env = airflow_runner.airflow_environment(home / "airflow", settings, connections)
         with console.status("preparing Airflow metadata (SQLite)"):
             migrated = airflow_runner.ensure_metadata_db(env)

@@ -1,82 +1,34 @@
-"""Where an extractor gets its base URL, token and options.
+"""Where a source's API is, its token and its typed options: never in code, never logged.
 
-Order of resolution for a source (``meta_ads`` or ``hubspot``):
+Order of resolution for a source ``<name>``:
 
-1. The Airflow connection ``<source>_default`` (host = base URL, password = token, extra
-   JSON = options such as ``{"account_ids": ["1001", "1002"]}``), from the metadata DB,
-   a secrets backend or an ``AIRFLOW_CONN_<ID>`` environment variable.
-2. Environment variables ``R2R_<SOURCE>_BASE_URL`` / ``R2R_<SOURCE>_TOKEN`` (and
-   ``R2R_META_ADS_ACCOUNT_IDS``, a comma list).
+1. The Airflow connection ``<name>_default`` (host = base URL, password = token, extra JSON
+   = options such as ``{"account_ids": ["1001", "1002"]}``), from the metadata DB, a
+   secrets backend or an ``AIRFLOW_CONN_<ID>`` environment variable.
+2. Environment variables ``R2R_<NAME>_BASE_URL``, ``R2R_<NAME>_TOKEN`` and one
+   ``R2R_<NAME>_<OPTION>`` per option (lists as comma-separated text).
 
-Pointing the pipeline at the real platforms instead of the stand-ins is a change of base
-URL and token only.
-
-Public sources without a token (the ECB's reference rates) need only a base URL:
-:func:`get_base_url` reads the connection's host or ``R2R_<SOURCE>_BASE_URL``, and
-defaults to the real service.
+The base URL defaults to the real service, so pointing the pipeline at the real platforms
+instead of the stand-ins is a change of token (and options) only. Options are parsed into
+the source's own frozen dataclass (``Source.options_type``): a tuple field takes a JSON
+list or a comma string, an int field an integer, a str field text.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
+import typing
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
-SOURCES = ("meta_ads", "hubspot")
-
-DEFAULT_BASE_URLS = {
-    "meta_ads": "https://graph.facebook.com",
-    "hubspot": "https://api.hubapi.com",
-}
-
-AIRFLOW_CONN_IDS = {"meta_ads": "meta_ads_default", "hubspot": "hubspot_default"}
-
-#: Sources that need no credentials, with the real service's base URL.
-PUBLIC_BASE_URLS = {"ecb_fx": "https://data-api.ecb.europa.eu"}
+from reach2revenue.contracts import Credentials, Source
 
 
 class CredentialsError(RuntimeError):
-    """No usable credentials for a source (names where they were looked for)."""
-
-
-@dataclass(frozen=True)
-class ApiCredentials:
-    """Base URL, token and options of one platform account.
-
-    ``token`` is excluded from ``repr`` so that logging the object cannot leak it.
-    """
-
-    base_url: str
-    token: str = field(repr=False)
-    extra: dict[str, Any] = field(default_factory=dict)
-    origin: str = "env"
-
-    def __post_init__(self) -> None:
-        if not self.token:
-            raise CredentialsError(f"empty token for {self.base_url}")
-
-    @property
-    def account_ids(self) -> list[str]:
-        """Meta ad account ids from ``extra["account_ids"]`` (list or comma string)."""
-        return parse_account_ids(self.extra.get("account_ids"))
-
-
-def parse_account_ids(value: Any) -> list[str]:
-    """Normalise account ids: list or comma string, ``act_`` prefixes dropped."""
-    if value is None:
-        return []
-    items = value.split(",") if isinstance(value, str) else list(value)
-    ids = []
-    for item in items:
-        text = str(item).strip()
-        if text.startswith("act_"):
-            text = text[4:]
-        if text:
-            ids.append(text)
-    return ids
+    """No usable credentials or options for a source (names where they were looked for)."""
 
 
 def _airflow_wanted(conn_id: str, environ: Mapping[str, str]) -> bool:
@@ -90,86 +42,108 @@ def _airflow_wanted(conn_id: str, environ: Mapping[str, str]) -> bool:
     return "airflow.sdk" in sys.modules or environ.get("R2R_USE_AIRFLOW_CONNECTIONS") == "1"
 
 
-def _from_airflow(source: str, environ: Mapping[str, str]) -> ApiCredentials | None:
-    conn_id = AIRFLOW_CONN_IDS[source]
+def _airflow_connection(conn_id: str, environ: Mapping[str, str]) -> Any | None:
     if not _airflow_wanted(conn_id, environ):
         return None
     try:
         from airflow.sdk import Connection
-    except ImportError:
-        return None
-    try:
-        conn = Connection.get(conn_id)
+
+        return Connection.get(conn_id)
     except Exception:
-        # Not defined (AirflowNotFoundException) or no Airflow context: fall back to env.
+        # Not installed, not defined (AirflowNotFoundException) or no Airflow context:
+        # fall back to the environment.
         return None
-    if conn is None or not conn.password:
-        return None
-    extra_raw = conn.extra
-    if isinstance(extra_raw, str):
-        extra = json.loads(extra_raw) if extra_raw.strip() else {}
-    else:
-        extra = dict(extra_raw or {})
+
+
+def _base_url(conn: Any) -> str:
     host = (conn.host or "").strip()
     if host and not host.startswith(("http://", "https://")):
         scheme = conn.schema or "https"
         host = f"{scheme}://{host}" + (f":{conn.port}" if conn.port else "")
-    base_url = host or DEFAULT_BASE_URLS[source]
-    return ApiCredentials(
-        base_url=base_url.rstrip("/"),
-        token=conn.password,
-        extra=extra,
-        origin=f"airflow:{conn_id}",
-    )
+    return host
 
 
-def _from_env(source: str, environ: Mapping[str, str]) -> ApiCredentials:
-    prefix = f"R2R_{source.upper()}"
-    token = environ.get(f"{prefix}_TOKEN", "").strip()
-    if not token:
-        raise CredentialsError(
-            f"no token for {source}: define the Airflow connection "
-            f"{AIRFLOW_CONN_IDS[source]!r} or set {prefix}_TOKEN"
-        )
-    base_url = environ.get(f"{prefix}_BASE_URL", "").strip() or DEFAULT_BASE_URLS[source]
-    extra: dict[str, Any] = {}
-    if source == "meta_ads":
-        extra["account_ids"] = parse_account_ids(environ.get(f"{prefix}_ACCOUNT_IDS", ""))
-    return ApiCredentials(base_url=base_url.rstrip("/"), token=token, extra=extra, origin="env")
+def _extra(conn: Any) -> dict[str, Any]:
+    raw = conn.extra
+    if isinstance(raw, str):
+        return json.loads(raw) if raw.strip() else {}
+    return dict(raw or {})
 
 
-def get_credentials(source: str, environ: Mapping[str, str] | None = None) -> ApiCredentials:
-    """Resolve credentials for ``source`` (Airflow connection first, then environment).
+def parse_options(source: Source, values: Mapping[str, Any]) -> Any:
+    """The source's options dataclass from ``values`` (connection extra or environment).
 
     Raises:
-        CredentialsError: unknown source, or no token anywhere.
+        CredentialsError: a required option is missing or does not parse.
     """
-    if source not in SOURCES:
-        raise CredentialsError(f"unknown source {source!r}; known: {', '.join(SOURCES)}")
-    env = os.environ if environ is None else environ
-    return _from_airflow(source, env) or _from_env(source, env)
-
-
-def get_base_url(source: str, environ: Mapping[str, str] | None = None) -> str:
-    """Base URL of a public source: connection ``<source>_default`` host, env, or default.
-
-    Raises:
-        CredentialsError: ``source`` is not a public source.
-    """
-    if source not in PUBLIC_BASE_URLS:
-        known = ", ".join(PUBLIC_BASE_URLS)
-        raise CredentialsError(f"{source!r} is not a public source; known: {known}")
-    env = os.environ if environ is None else environ
-    conn_id = f"{source}_default"
-    if _airflow_wanted(conn_id, env):
+    if source.options_type is None:
+        return None
+    hints = typing.get_type_hints(source.options_type)
+    kwargs: dict[str, Any] = {}
+    for option in dataclasses.fields(source.options_type):
+        if option.name not in values or values[option.name] in (None, ""):
+            continue
+        value = values[option.name]
+        wanted = hints[option.name]
         try:
-            from airflow.sdk import Connection
+            if typing.get_origin(wanted) is tuple:
+                items = value.split(",") if isinstance(value, str) else list(value)
+                kwargs[option.name] = tuple(str(i).strip() for i in items if str(i).strip())
+            elif wanted is int:
+                kwargs[option.name] = int(value)
+            else:
+                kwargs[option.name] = str(value).strip()
+        except (TypeError, ValueError) as exc:
+            raise CredentialsError(
+                f"{source.name}: option {option.name}={value!r} is not a {wanted}: {exc}"
+            ) from None
+    try:
+        return source.options_type(**kwargs)
+    except (TypeError, ValueError) as exc:
+        raise CredentialsError(
+            f"{source.name}: options incomplete or invalid ({exc}); set them in the extra "
+            f"of connection {source.conn_id!r} or as R2R_{source.name.upper()}_<OPTION>"
+        ) from None
 
-            conn = Connection.get(conn_id)
-        except Exception:
-            # Not defined or no Airflow context: fall back to the environment.
-            conn = None
-        if conn is not None and (conn.host or "").strip():
-            return str(conn.host).strip().rstrip("/")
-    value = env.get(f"R2R_{source.upper()}_BASE_URL", "").strip()
-    return (value or PUBLIC_BASE_URLS[source]).rstrip("/")
+
+def _env_options(source: Source, environ: Mapping[str, str]) -> dict[str, str]:
+    if source.options_type is None:
+        return {}
+    prefix = f"R2R_{source.name.upper()}_"
+    return {
+        f.name: environ[prefix + f.name.upper()]
+        for f in dataclasses.fields(source.options_type)
+        if prefix + f.name.upper() in environ
+    }
+
+
+def get_credentials(source: Source, environ: Mapping[str, str] | None = None) -> Credentials:
+    """Resolve base URL, token and options for ``source`` (Airflow first, then env).
+
+    Raises:
+        CredentialsError: no token for a source that needs one, or bad options.
+    """
+    env = os.environ if environ is None else environ
+    conn = _airflow_connection(source.conn_id, env)
+    if conn is not None and (conn.password or not source.needs_token):
+        base_url = _base_url(conn) or source.default_base_url
+        return Credentials(
+            base_url=base_url.rstrip("/"),
+            token=conn.password or "",
+            options=parse_options(source, _extra(conn)),
+            origin=f"airflow:{source.conn_id}",
+        )
+    prefix = f"R2R_{source.name.upper()}"
+    token = env.get(f"{prefix}_TOKEN", "").strip()
+    if source.needs_token and not token:
+        raise CredentialsError(
+            f"no token for {source.name}: define the Airflow connection "
+            f"{source.conn_id!r} or set {prefix}_TOKEN"
+        )
+    base_url = env.get(f"{prefix}_BASE_URL", "").strip() or source.default_base_url
+    return Credentials(
+        base_url=base_url.rstrip("/"),
+        token=token,
+        options=parse_options(source, _env_options(source, env)),
+        origin="env",
+    )

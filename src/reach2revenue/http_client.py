@@ -1,10 +1,13 @@
 """The HTTP client every extractor shares: session, timeouts, retries, rate limiting.
 
 Platforms throttle differently: HubSpot answers 429 (with ``Retry-After``), Meta usually
-answers HTTP 400 with an ``error`` object whose code says "rate limited". Both, plus 5xx
-and connection failures, are retried with exponential backoff and jitter. Everything else
-(bad token, validation error, unknown path) fails at once with `ApiRequestError`, because
-retrying cannot fix it and would only hide the cause for minutes.
+answers HTTP 400 with an ``error`` object whose code says "rate limited", Google puts the
+wait in the body. 429, 5xx, connection failures and whatever the source's
+:class:`~reach2revenue.contracts.ErrorPolicy` calls a throttle are retried with
+exponential backoff and jitter (or the wait the platform asks for). Everything else (bad
+token, validation error, unknown path) fails at once with `ApiRequestError`, because
+retrying cannot fix it and would only hide the cause for minutes. This module names no
+source: each hands its own policy in.
 
 No URL or message leaves this module unredacted: tokens travel in the ``Authorization``
 header, and any ``access_token`` query parameter is replaced by ``REDACTED`` in
@@ -25,14 +28,10 @@ from urllib.parse import urljoin, urlsplit
 
 import requests
 
+from reach2revenue.contracts import ErrorPolicy
 from reach2revenue.landing import redact, utc_now
 
 log = logging.getLogger(__name__)
-
-# Meta Graph API error codes that mean "throttled, try later" (sent with HTTP 400):
-# 4 app limit, 17 user/account limit, 32 page limit, 613 too many calls from the ad
-# account; 80000-80014 are the Business-Use-Case limits.
-META_THROTTLE_CODES = frozenset({4, 17, 32, 613, *range(80000, 80015)})
 
 DEFAULT_TIMEOUT = (10.0, 120.0)  # (connect, read) seconds; insights pages can be slow
 
@@ -41,7 +40,7 @@ class ApiError(Exception):
     """A platform request that failed for good.
 
     Attributes:
-        platform: ``meta_ads`` or ``hubspot``.
+        platform: the source's name.
         method: HTTP method.
         url: Request URL with secrets redacted.
         status: HTTP status, or None when no response arrived.
@@ -188,21 +187,9 @@ def _json_or_none(response: requests.Response) -> Any:
         return None
 
 
-def is_meta_throttle(body: Any) -> bool:
-    """True if a Graph API error body says the caller is rate limited (or transient)."""
-    if not isinstance(body, dict) or not isinstance(body.get("error"), dict):
-        return False
-    error = body["error"]
-    if error.get("is_transient") is True:
-        return True
-    try:
-        return int(error.get("code")) in META_THROTTLE_CODES
-    except (TypeError, ValueError):
-        return False
-
-
 def error_message(body: Any, text: str) -> str:
-    """The platform's own error message: Meta ``error.message``, HubSpot ``message``."""
+    """The error's own message in the common JSON shapes (``error.message`` with a code,
+    or a top-level ``message`` with a category); else the start of the body."""
     if isinstance(body, dict):
         error = body.get("error")
         if isinstance(error, dict) and error.get("message"):
@@ -226,6 +213,7 @@ class ApiClient:
         timeout: ``(connect, read)`` seconds per attempt.
         session: Optional session (tests, connection pooling).
         sleep: Injected for tests; defaults to ``time.sleep``.
+        errors: The platform's error policy (its throttles, waits and messages).
     """
 
     def __init__(
@@ -238,8 +226,10 @@ class ApiClient:
         timeout: tuple[float, float] = DEFAULT_TIMEOUT,
         session: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        errors: ErrorPolicy | None = None,
     ) -> None:
         self.platform = platform
+        self.errors = errors or ErrorPolicy()
         self.base_url = base_url.rstrip("/") + "/"
         self._token = token
         self.retry = retry or RetryPolicy()
@@ -370,15 +360,22 @@ class ApiClient:
                 return ApiResponse(shown_url, status, _body_text(response), body)
 
             body = _json_or_none(response)
-            message = self.redact(error_message(body, response.text))
-            transient = status == 429 or status >= 500 or is_meta_throttle(body)
+            describe = self.errors.message or error_message
+            message = self.redact(describe(body, response.text))
+            throttled = self.errors.is_throttle is not None and self.errors.is_throttle(
+                status, body
+            )
+            transient = status == 429 or status >= 500 or throttled
             if not transient:
                 raise ApiRequestError(self.platform, method, shown_url, status, message, attempt)
             if attempt >= self.retry.max_attempts:
                 raise ApiRetryError(self.platform, method, shown_url, status, message, attempt)
+            asked = _retry_after_seconds(response)
+            if asked is None and self.errors.retry_after is not None:
+                asked = self.errors.retry_after(body)
             self._wait(
                 attempt,
-                _retry_after_seconds(response),
+                asked,
                 method,
                 shown_url,
                 f"HTTP {status}: {message}",

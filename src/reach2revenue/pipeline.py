@@ -10,11 +10,11 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from reach2revenue.contracts import ExtractRequest, Interval
 from reach2revenue.settings import Settings
 
 if TYPE_CHECKING:  # heavy modules: imported by the steps that use them
@@ -23,43 +23,7 @@ if TYPE_CHECKING:  # heavy modules: imported by the steps that use them
 
 log = logging.getLogger(__name__)
 
-SOURCES = ("meta_ads", "hubspot", "ecb_fx")
-
-
-@dataclass(frozen=True)
-class Interval:
-    """A half-open UTC interval `[start, end)` of data to process."""
-
-    start: datetime
-    end: datetime
-
-    def __post_init__(self) -> None:
-        if self.start.tzinfo is None or self.end.tzinfo is None:
-            raise ValueError("interval bounds must be timezone-aware")
-        if self.end <= self.start:
-            raise ValueError(f"empty interval: {self.start.isoformat()} .. {self.end.isoformat()}")
-
-    @property
-    def start_date(self) -> date:
-        return self.start.astimezone(UTC).date()
-
-    @property
-    def end_date(self) -> date:
-        """First day not included (an end at 00:30 still includes that day's data)."""
-        end = self.end.astimezone(UTC)
-        return end.date() if end.time() == time(0) else end.date() + timedelta(days=1)
-
-    @classmethod
-    def from_dates(cls, start: date | str, end: date | str) -> Interval:
-        start_day = date.fromisoformat(start) if isinstance(start, str) else start
-        end_day = date.fromisoformat(end) if isinstance(end, str) else end
-        return cls(
-            datetime.combine(start_day, time(0), tzinfo=UTC),
-            datetime.combine(end_day, time(0), tzinfo=UTC),
-        )
-
-    def __str__(self) -> str:
-        return f"{self.start.isoformat()} .. {self.end.isoformat()}"
+__all__ = ["Interval", "build", "extract", "interval_from_context", "load_and_validate", "publish"]
 
 
 def interval_from_context(context: Mapping[str, Any]) -> Interval:
@@ -84,83 +48,20 @@ def _as_utc(value: datetime) -> datetime:
 
 
 def extract(source: str, interval: Interval, settings: Settings | None = None) -> list[str]:
-    """Extract one source for the interval into the landing zone; return manifest paths."""
-    settings = settings or Settings.from_env()
+    """Extract one registered source for the interval into the landing zone.
+
+    Returns the manifest paths (as text, for XCom). The source's credentials and options
+    come from its Airflow connection or the environment (``reach2revenue.credentials``).
+    """
     from reach2revenue.credentials import get_credentials
+    from reach2revenue.sources import get_source
 
-    if source == "ecb_fx":
-        manifests = _extract_fx(interval, settings)
-        log.info("extracted %s for %s: %d manifests", source, interval, len(manifests))
-        return [str(path) for path in manifests]
-    credentials = get_credentials(source)
-    if source == "meta_ads":
-        from reach2revenue.sources.meta_ads.extract import extract_meta_ads
-
-        manifests = extract_meta_ads(
-            credentials,
-            interval_start=interval.start_date,
-            interval_end=interval.end_date,
-            landing_dir=settings.landing_dir,
-        )
-    elif source == "hubspot":
-        from reach2revenue.sources.hubspot.extract import extract_hubspot
-
-        manifests = extract_hubspot(
-            credentials,
-            interval_start=interval.start,
-            interval_end=interval.end,
-            landing_dir=settings.landing_dir,
-        )
-    else:
-        raise ValueError(f"unknown source {source!r}; known: {', '.join(SOURCES)}")
+    settings = settings or Settings.from_env()
+    registered = get_source(source)
+    request = ExtractRequest(interval, get_credentials(registered), settings)
+    manifests = registered.extract(request)
     log.info("extracted %s for %s: %d manifests", source, interval, len(manifests))
     return [str(path) for path in manifests]
-
-
-def _extract_fx(interval: Interval, settings: Settings) -> list[Path]:
-    """ECB rates for the interval (and the staleness lookback), plus the override file.
-
-    Rates start ``fx_max_stale_days`` before the earlier of the interval and the cursor, so
-    the first day can fall back and a missed night leaves no gap. The ECB's own history
-    shipped with the project is landed too where it covers the range (all of it on the
-    first load, so old CRM deals convert), so backfills work offline; the API's answer
-    for the same day, landed later, wins.
-    """
-    from reach2revenue import cursors as state
-    from reach2revenue.credentials import get_base_url
-    from reach2revenue.reference.fx import bundled_history
-    from reach2revenue.sources.ecb_fx import extract as ecb_fx
-    from reach2revenue.sources.ecb_fx.overrides import land_fx_rate_overrides
-
-    cursor = state.read_cursor(settings.landing_dir, "ecb_fx", "rates")
-    start = interval.start_date
-    if cursor is not None:
-        start = min(start, cursor.astimezone(UTC).date())
-    lookback = timedelta(days=settings.fx_max_stale_days)
-    manifests: list[Path] = []
-    history_end = min(interval.end_date, bundled_history()[-1].rate_date + timedelta(days=1))
-    history_start = None if cursor is None else start - lookback
-    if history_start is None or history_start < history_end:
-        manifests.append(
-            ecb_fx.land_bundled_history(
-                landing_dir=settings.landing_dir, start=history_start, end=history_end
-            )
-        )
-    manifests += ecb_fx.extract_ecb_fx(
-        get_base_url("ecb_fx"),
-        interval_start=start,
-        interval_end=interval.end_date,
-        landing_dir=settings.landing_dir,
-        lookback_days=settings.fx_max_stale_days,
-    )
-    manifests.append(
-        land_fx_rate_overrides(
-            settings.fx_rate_overrides_path,
-            landing_dir=settings.landing_dir,
-            run_day=interval.end_date - timedelta(days=1),
-        )
-    )
-    return manifests
 
 
 def load_and_validate(
@@ -174,11 +75,12 @@ def load_and_validate(
     """
     import duckdb
 
-    from reach2revenue import cursors as state
-    from reach2revenue import quality, raw
+    from reach2revenue import cursors, quality, raw
+    from reach2revenue.sources import raw_tables
 
     settings = settings or Settings.from_env()
-    batches = raw.batches_from_manifests([Path(p) for p in manifest_paths])
+    tables = raw_tables()
+    batches = raw.batches_from_manifests([Path(p) for p in manifest_paths], tables)
 
     # Validate every batch before raising, so one run reports all the bad ones.
     reports = [_validate(batch, settings) for batch in batches]
@@ -190,16 +92,20 @@ def load_and_validate(
     settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
     merged: dict[str, Any] = {}
     with duckdb.connect(str(settings.warehouse_path)) as con:
-        raw.ensure_raw_schema(con)
+        raw.ensure_raw_schema(con, tables.values())
         for batch in batches:
             stats = raw.merge_batch(con, batch)
             merged[f"{batch.source}/{batch.entity}"] = stats.to_dict()
         row_counts = {
-            table: con.execute(f"select count(*) from {table}").fetchall()[0][0]
-            for table in raw.RAW_TABLES
+            t.qualified_name: con.execute(f"select count(*) from {t.qualified_name}").fetchall()[0][
+                0
+            ]
+            for t in tables.values()
         }
     for batch in batches:
-        state.advance_cursor(settings.landing_dir, batch.source, batch.entity, batch.loaded_through)
+        cursors.advance_cursor(
+            settings.landing_dir, batch.source, batch.entity, batch.loaded_through
+        )
     summary = {
         "batches": [
             {"batch": r.label, "rows": r.row_count, "expectations": r.evaluated_expectations}

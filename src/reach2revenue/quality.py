@@ -24,12 +24,12 @@ import os
 import re
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from reach2revenue.raw_schema import LINEAGE_COLUMNS, RAW_TABLE_KEYS, RAW_TABLES
+from reach2revenue.contracts import LINEAGE_COLUMNS, RawTable
 from reach2revenue.settings import REPO_ROOT, Settings
 
 if TYPE_CHECKING:
@@ -250,59 +250,39 @@ def resolve_value_sets(document: dict[str, Any]) -> dict[str, Any]:
     return {**document, "expectations": expectations}
 
 
-@dataclass(frozen=True)
-class RawTableContract:
-    """A raw table's columns and key, from `reach2revenue.raw_schema`."""
-
-    table: str
-    columns: tuple[str, ...]
-    key: tuple[str, ...]
-
-
-def raw_table_contracts() -> dict[str, RawTableContract]:
-    """``{table: contract}`` for every raw table; ``table`` is the name in schema ``raw``
-    (``meta_ads_insights``), which is the suite's ``<source>_<entity>``."""
-    return {
-        table.removeprefix("raw."): RawTableContract(
-            table.removeprefix("raw."), columns, RAW_TABLE_KEYS[table]
-        )
-        for table, columns in RAW_TABLES.items()
-    }
-
-
-def check_suites_cover_raw_schema(settings: Settings | None = None) -> list[str]:
-    """Return the problems between the raw schema and the suites.
+def check_suites_cover_raw_schema(
+    tables: Iterable[RawTable], settings: Settings | None = None
+) -> list[str]:
+    """Return the problems between the raw tables and the suites.
 
     Empty means: every raw table has a suite, every suite belongs to a raw table, each
     suite expects exactly the table's columns plus lineage, names the table's key in its
     meta, and checks that key for nulls and duplicates. Reads JSON only (no GX).
     """
     settings = settings or Settings.from_env()
-    tables = raw_table_contracts()
+    by_name = {table.name: table for table in tables}
     suites = {f"{source}_{entity}": (source, entity) for source, entity in list_suites(settings)}
     problems = [
-        f"raw.{table} has no suite ({settings.expectations_dir}/<source>__<entity>.json)"
-        for table in sorted(tables.keys() - suites.keys())
+        f"raw.{name} has no suite ({settings.expectations_dir}/<source>__<entity>.json)"
+        for name in sorted(by_name.keys() - suites.keys())
     ]
     problems += [
         f"suite {source}__{entity}.json matches no raw table"
-        for table, (source, entity) in sorted(suites.items())
-        if table not in tables
+        for name, (source, entity) in sorted(suites.items())
+        if name not in by_name
     ]
-    for table in sorted(tables.keys() & suites.keys()):
-        source, entity = suites[table]
+    for name in sorted(by_name.keys() & suites.keys()):
+        source, entity = suites[name]
         document = load_suite_document(source, entity, settings)
-        problems += _contract_problems(f"{source}__{entity}.json", tables[table], document)
+        problems += _contract_problems(f"{source}__{entity}.json", by_name[name], document)
     return problems
 
 
-def _contract_problems(
-    name: str, contract: RawTableContract, document: dict[str, Any]
-) -> list[str]:
+def _contract_problems(name: str, contract: RawTable, document: dict[str, Any]) -> list[str]:
     problems = []
     meta = document.get("meta", {}).get("reach2revenue", {})
-    if meta.get("raw_table") != f"raw.{contract.table}":
-        problems.append(f"{name}: meta.reach2revenue.raw_table is not raw.{contract.table}")
+    if meta.get("raw_table") != contract.qualified_name:
+        problems.append(f"{name}: meta.reach2revenue.raw_table is not {contract.qualified_name}")
     if tuple(meta.get("key_columns", ())) != contract.key:
         problems.append(
             f"{name}: key_columns {meta.get('key_columns')} != raw schema key {list(contract.key)}"

@@ -556,7 +556,7 @@ def test_start_standins_serves_the_worlds_rates(tmp_path: Path) -> None:
     world = World.generate(seed=5, start=date(2026, 10, 26), days=10, scale=0.2)
     clock = world.end + timedelta(hours=2)
     with start_standins(world, clock=clock, rate_limits=False) as servers:
-        assert servers.urls["ecb_url"] == servers.ecb_url == servers.ecb.url
+        assert servers.urls["ecb_fx_url"] == servers.ecb_url == servers.ecb.url
         assert servers.ecb.now() == clock
         manifest = read_manifest(
             extract_ecb_fx(
@@ -589,9 +589,9 @@ def test_process_entry_point_prints_the_ecb_url(tmp_path: Path) -> None:
     try:
         assert process.stdout is not None
         urls = json.loads(process.stdout.readline())
-        assert set(urls) == {"meta_url", "hubspot_url", "ecb_url"}
+        assert set(urls) == {"meta_ads_url", "hubspot_url", "ecb_fx_url"}
         answer = requests.get(
-            f"{urls['ecb_url']}{SERIES_PATH}/{ALL_CURRENCIES_KEY}",
+            f"{urls['ecb_fx_url']}{SERIES_PATH}/{ALL_CURRENCIES_KEY}",
             params={"format": "csvdata", "startPeriod": "2024-07-01", "endPeriod": "2024-07-01"},
             timeout=10,
         )

@@ -16,7 +16,7 @@ import reach2revenue.sandbox.standins.hubspot as hubspot_standin
 import reach2revenue.sources.hubspot.extract as hubspot_extract
 from reach2revenue import cursors as state
 from reach2revenue import raw
-from reach2revenue.credentials import ApiCredentials
+from reach2revenue.contracts import Credentials
 from reach2revenue.http_client import (
     ApiClient,
     ApiRequestError,
@@ -27,12 +27,14 @@ from reach2revenue.http_client import (
 from reach2revenue.landing import iso_utc, read_manifest
 from reach2revenue.sandbox.standins import StandinServers, start_standins
 from reach2revenue.sandbox.world import CrmObject, World
+from reach2revenue.sources import raw_tables
 from reach2revenue.sources.hubspot.extract import (
     extract_hubspot,
     parse_hubspot_instant,
     to_epoch_ms,
 )
 
+TABLES = raw_tables()
 TOKEN = "pat-eu1-test-7d1e0b"
 START = date(2026, 9, 1)
 FAST_RETRY = RetryPolicy(base_delay=0.01, max_delay=0.05, max_retry_after=0.05)
@@ -70,7 +72,7 @@ def extract(
 ) -> list[Path]:
     """Run the extractor against the stand-in with tiny backoff and no client throttle."""
     return extract_hubspot(
-        ApiCredentials(servers.hubspot_url, token),
+        Credentials(servers.hubspot_url, token),
         interval_start=start,
         interval_end=end,
         landing_dir=landing,
@@ -80,8 +82,8 @@ def extract(
 
 def load(con: duckdb.DuckDBPyConnection, landing: Path, paths: Sequence[Path]) -> list[raw.Batch]:
     """Merge like the pipeline does, then advance the cursors."""
-    raw.ensure_raw_schema(con)
-    batches = raw.batches_from_manifests(paths)
+    raw.ensure_raw_schema(con, TABLES.values())
+    batches = raw.batches_from_manifests(paths, TABLES)
     for batch in batches:
         raw.merge_batch(con, batch)
         state.advance_cursor(landing, batch.source, batch.entity, batch.loaded_through)
@@ -153,8 +155,8 @@ def test_paging_reassembles_exactly_the_worlds_objects(
     con = duckdb.connect()
     load(con, tmp_path, paths)
     for name, objects, columns in (
-        ("raw.hubspot_contacts", world.contacts, raw.HUBSPOT_CONTACT_COLUMNS),
-        ("raw.hubspot_deals", world.deals, raw.HUBSPOT_DEAL_COLUMNS),
+        ("raw.hubspot_contacts", world.contacts, TABLES[("hubspot", "contacts")].columns),
+        ("raw.hubspot_deals", world.deals, TABLES[("hubspot", "deals")].columns),
     ):
         expected = live_at(objects, clock)
         props = [c for c in columns if c not in ("id", "created_at", "updated_at", "archived")]
@@ -284,7 +286,7 @@ def test_result_cap_restarts_the_query_from_the_last_modified_value(
     assert manifest.params["restarts"] >= len(expected) // 40
     assert manifest.params["unique_ids"] == len(expected)
     assert "400" not in servers.hubspot.stats()["statuses"]
-    (batch,) = raw.batches_from_manifests(paths)
+    (batch,) = raw.batches_from_manifests(paths, TABLES)
     assert sorted(batch.frame["id"]) == sorted(expected)  # duplicates from restarts removed
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Iterator, Sequence
 from datetime import date, timedelta
 from decimal import Decimal
@@ -14,25 +13,24 @@ import pytest
 
 from reach2revenue import cursors as state
 from reach2revenue import raw
-from reach2revenue.credentials import (
-    ApiCredentials,
-    CredentialsError,
-    get_credentials,
-)
+from reach2revenue.contracts import Credentials
 from reach2revenue.http_client import (
     ApiRequestError,
     ApiRetryError,
     RateLimiter,
     RetryPolicy,
-    is_meta_throttle,
 )
 from reach2revenue.landing import read_manifest, redact
 from reach2revenue.sandbox.standins import StandinServers, start_standins
 from reach2revenue.sandbox.world import World
+from reach2revenue.sources import raw_tables
+from reach2revenue.sources.meta_ads.errors import is_throttle
 from reach2revenue.sources.meta_ads.extract import GRAPH_API_VERSION, extract_meta_ads, report_days
+from reach2revenue.sources.meta_ads.settings import MetaAdsOptions
 
 TOKEN = "meta-test-token-5f2c9a"
 START = date(2026, 9, 1)
+TABLES = raw_tables()
 FAST_RETRY = RetryPolicy(base_delay=0.01, max_delay=0.05, max_retry_after=0.05)
 
 
@@ -51,9 +49,9 @@ def servers(world: World) -> Iterator[StandinServers]:
         yield running
 
 
-def creds(servers: StandinServers, token: str = TOKEN) -> ApiCredentials:
+def creds(servers: StandinServers, token: str = TOKEN) -> Credentials:
     """Credentials pointing at the stand-in."""
-    return ApiCredentials(servers.meta_url, token, {"account_ids": ["1001", "1002"]})
+    return Credentials(servers.meta_url, token, MetaAdsOptions(("1001", "1002")))
 
 
 def extract(
@@ -84,8 +82,8 @@ def extract(
 
 def load(con: duckdb.DuckDBPyConnection, landing: Path, paths: Sequence[Path]) -> None:
     """Merge like the pipeline does, then advance the cursor."""
-    raw.ensure_raw_schema(con)
-    for batch in raw.batches_from_manifests(paths):
+    raw.ensure_raw_schema(con, TABLES.values())
+    for batch in raw.batches_from_manifests(paths, TABLES):
         raw.merge_batch(con, batch)
         state.advance_cursor(landing, batch.source, batch.entity, batch.loaded_through)
 
@@ -298,11 +296,11 @@ def test_redaction_and_throttle_classification() -> None:
     escaped = json.dumps({"next": "https:\\/\\/g\\/x?access_token=EAAB123\\u0026after=QV"})
     assert "EAAB123" not in redact(escaped)
     assert redact("Bearer sekrit-value here", ["sekrit-value"]) == "Bearer REDACTED here"
-    assert is_meta_throttle({"error": {"code": 17, "message": "(#17) User request limit"}})
-    assert is_meta_throttle({"error": {"code": 80004}})
-    assert is_meta_throttle({"error": {"code": 1, "is_transient": True}})
-    assert not is_meta_throttle({"error": {"code": 100, "message": "Invalid parameter"}})
-    assert not is_meta_throttle({"status": "error", "message": "hubspot body"})
+    assert is_throttle(400, {"error": {"code": 17, "message": "(#17) User request limit"}})
+    assert is_throttle(400, {"error": {"code": 80004}})
+    assert is_throttle(400, {"error": {"code": 1, "is_transient": True}})
+    assert not is_throttle(400, {"error": {"code": 100, "message": "Invalid parameter"}})
+    assert not is_throttle(400, {"status": "error", "message": "hubspot body"})
 
 
 def test_rate_limiter_spaces_requests() -> None:
@@ -315,40 +313,3 @@ def test_rate_limiter_spaces_requests() -> None:
     for _ in range(11):
         limiter.acquire()
     assert now[0] == pytest.approx(2.0)  # the first is free, then one every 0.2 s
-
-
-def test_credentials_from_environment() -> None:
-    env = {
-        "R2R_META_ADS_TOKEN": "env-token-123",
-        "R2R_META_ADS_ACCOUNT_IDS": "act_1001, 1002,",
-    }
-    meta = get_credentials("meta_ads", env)
-    assert meta.base_url == "https://graph.facebook.com"
-    assert meta.account_ids == ["1001", "1002"]
-    assert "env-token-123" not in repr(meta)
-    hubspot = get_credentials(
-        "hubspot", {"R2R_HUBSPOT_TOKEN": "hs", "R2R_HUBSPOT_BASE_URL": "http://127.0.0.1:9/"}
-    )
-    assert (hubspot.base_url, hubspot.token) == ("http://127.0.0.1:9", "hs")
-    with pytest.raises(CredentialsError, match="R2R_HUBSPOT_TOKEN"):
-        get_credentials("hubspot", {})
-    with pytest.raises(CredentialsError, match="unknown source"):
-        get_credentials("linkedin", env)
-
-
-def test_credentials_from_an_airflow_connection(monkeypatch: pytest.MonkeyPatch) -> None:
-    if "airflow.sdk" not in sys.modules:
-        pytest.importorskip("airflow.sdk")  # slow import: only once per session
-    conn = {
-        "conn_type": "http",
-        "host": "http://127.0.0.1:8123",
-        "password": "airflow-token-456",
-        "extra": {"account_ids": ["1001", "act_1003"]},
-    }
-    monkeypatch.setenv("AIRFLOW_CONN_META_ADS_DEFAULT", json.dumps(conn))
-    monkeypatch.setenv("R2R_META_ADS_TOKEN", "env-token-ignored")
-    creds = get_credentials("meta_ads")
-    assert creds.origin == "airflow:meta_ads_default"
-    assert (creds.base_url, creds.token) == ("http://127.0.0.1:8123", "airflow-token-456")
-    assert creds.account_ids == ["1001", "1003"]
-    assert "airflow-token-456" not in repr(creds)

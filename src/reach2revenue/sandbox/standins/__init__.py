@@ -1,20 +1,21 @@
-"""Stand-in servers for the sources reach2revenue reads (Meta Ads, HubSpot CRM, ECB rates).
+"""Stand-in servers for the sources reach2revenue reads, one module per source.
 
 They are part of the product, not test mocks: they speak the real request and response
 shapes, so an extractor works against the real service by changing only its base URL and
-token. All serve one `reach2revenue.sandbox.world.World` as of a server clock and share a control
-plane under ``/__standin/`` (faults, clock, stats) that tests and the demo use.
+token. All serve one `reach2revenue.sandbox.world.World` as of a server clock and share a
+control plane under ``/__standin/`` (faults, clock, stats) that tests and the demo use.
 
     with start_standins(world, token="t", clock=instant) as servers:
-        requests.get(f"{servers.meta_url}/v21.0/act_1001/insights", ...)
-        servers.hubspot.inject_fault("/crm/v3/objects/deals/search", 429, count=2)
-        requests.get(f"{servers.ecb_url}/service/data/EXR/D..EUR.SP00.A?format=csvdata")
+        requests.get(f"{servers.url('meta_ads')}/v21.0/act_1001/insights", ...)
+        servers["hubspot"].inject_fault("/crm/v3/objects/deals/search", 429, count=2)
+        env = servers.connections(token)   # Airflow connections for every source
 
 Run as a process with ``python -m reach2revenue.sandbox.standins --world DIR``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
@@ -28,8 +29,12 @@ from reach2revenue.sandbox.world import World
 
 DEFAULT_TOKEN = "standin-token"
 
+#: The stand-in of each source; a new source adds its server class here.
+STANDIN_TYPES: tuple[type[StandinServer], ...] = (EcbServer, MetaAdsServer, HubSpotServer)
+
 __all__ = [
     "DEFAULT_TOKEN",
+    "STANDIN_TYPES",
     "EcbServer",
     "HubSpotServer",
     "MetaAdsServer",
@@ -41,36 +46,58 @@ __all__ = [
 
 @dataclass
 class StandinServers:
-    """The running Meta, HubSpot and ECB stand-ins; a context manager that stops them."""
+    """The running stand-ins by source name; a context manager that stops them."""
 
-    meta: MetaAdsServer
-    hubspot: HubSpotServer
-    ecb: EcbServer
+    servers: dict[str, StandinServer]
+
+    def __getitem__(self, source: str) -> StandinServer:
+        return self.servers[source]
+
+    def url(self, source: str) -> str:
+        """Base URL of a source's stand-in, e.g. ``http://127.0.0.1:PORT``."""
+        return self.servers[source].url
+
+    @property
+    def meta(self) -> MetaAdsServer:
+        return self.servers["meta_ads"]  # type: ignore[return-value]
+
+    @property
+    def hubspot(self) -> HubSpotServer:
+        return self.servers["hubspot"]  # type: ignore[return-value]
+
+    @property
+    def ecb(self) -> EcbServer:
+        return self.servers["ecb_fx"]  # type: ignore[return-value]
 
     @property
     def meta_url(self) -> str:
-        """Meta base URL without version, e.g. ``http://127.0.0.1:PORT``."""
-        return self.meta.url
+        """Meta base URL without version."""
+        return self.url("meta_ads")
 
     @property
     def hubspot_url(self) -> str:
-        """HubSpot base URL, e.g. ``http://127.0.0.1:PORT``."""
-        return self.hubspot.url
+        return self.url("hubspot")
 
     @property
     def ecb_url(self) -> str:
         """ECB Data Portal base URL (the API's ``/service/...`` paths below it)."""
-        return self.ecb.url
+        return self.url("ecb_fx")
 
     @property
     def all_servers(self) -> tuple[StandinServer, ...]:
         """Every running stand-in."""
-        return (self.meta, self.hubspot, self.ecb)
+        return tuple(self.servers.values())
 
     @property
     def urls(self) -> dict[str, str]:
-        """All base URLs, as the process entry point prints them."""
-        return {"meta_url": self.meta_url, "hubspot_url": self.hubspot_url, "ecb_url": self.ecb_url}
+        """All base URLs (``<source>_url``), as the process entry point prints them."""
+        return {f"{name}_url": server.url for name, server in self.servers.items()}
+
+    def connections(self, token: str) -> dict[str, dict[str, Any]]:
+        """Airflow connections ``<source>_default`` pointing every source at its stand-in."""
+        return {
+            f"{name}_default": server.connection(token) for name, server in self.servers.items()
+        }
 
     def set_clock(self, now: datetime | str | None) -> None:
         """Move every server clock (None = wall clock)."""
@@ -79,9 +106,8 @@ class StandinServers:
 
     def reindex(self) -> None:
         """Re-read the world on every server after mutating it."""
-        self.meta.reindex()
-        self.hubspot.reindex()
-        self.ecb.reindex()
+        for server in self.all_servers:
+            server.reindex()  # type: ignore[attr-defined]
 
     def reset_stats(self) -> None:
         """Forget the request counts of every server."""
@@ -111,67 +137,54 @@ def start_standins(
     token: str = DEFAULT_TOKEN,
     clock: datetime | None = None,
     host: str = "127.0.0.1",
-    meta_port: int = 0,
-    hubspot_port: int = 0,
-    ecb_port: int = 0,
+    ports: Mapping[str, int] | None = None,
     rate_limits: bool = True,
     **limits: Any,
 ) -> StandinServers:
     """Start every stand-in on a background thread and return them.
 
     Args:
-        world: the world they serve (the ECB stand-in its ``fx_observations``).
-        token: the token Meta and HubSpot accept (the ECB API is public).
+        world: the world they serve.
+        token: the token the platforms accept (public APIs ignore it).
         clock: fixed server clock for all (aware instant); None = wall clock.
         host: address to listen on.
-        meta_port, hubspot_port, ecb_port: ports (0 = ephemeral).
+        ports: ``{source: port}`` (missing or 0 = ephemeral).
         rate_limits: enforce the platforms' throttles.
-        **limits: optional limit overrides: ``meta_calls_per_window``,
-            ``meta_window_seconds``, ``hubspot_search_per_second``,
-            ``hubspot_per_ten_seconds``.
+        **limits: limit overrides named by each stand-in's prefix, e.g.
+            ``meta_calls_per_window``, ``meta_window_seconds``,
+            ``hubspot_search_per_second``, ``hubspot_per_ten_seconds``.
     """
-    meta_limits = {
-        key.removeprefix("meta_"): value for key, value in limits.items() if key.startswith("meta_")
+    ports = dict(ports or {})
+    own = {
+        cls.source: {
+            key.removeprefix(cls.limit_prefix): value
+            for key, value in limits.items()
+            if key.startswith(cls.limit_prefix)
+        }
+        for cls in STANDIN_TYPES
     }
-    hubspot_limits = {
-        key.removeprefix("hubspot_"): value
-        for key, value in limits.items()
-        if key.startswith("hubspot_")
+    unknown = set(limits) - {
+        cls.limit_prefix + key for cls in STANDIN_TYPES for key in own[cls.source]
     }
-    unknown = (
-        set(limits) - {f"meta_{k}" for k in meta_limits} - {f"hubspot_{k}" for k in hubspot_limits}
-    )
     if unknown:
         raise TypeError(f"unknown limit overrides: {sorted(unknown)}")
-    meta = MetaAdsServer(
-        world,
-        token=token,
-        clock=clock,
-        host=host,
-        port=meta_port,
-        rate_limits=rate_limits,
-        **meta_limits,
-    )
-    created: list[StandinServer] = [meta]
+    created: dict[str, StandinServer] = {}
     try:
-        hubspot = HubSpotServer(
-            world,
-            token=token,
-            clock=clock,
-            host=host,
-            port=hubspot_port,
-            rate_limits=rate_limits,
-            **hubspot_limits,
-        )
-        created.append(hubspot)
-        ecb = EcbServer.from_world(
-            world, token=token, clock=clock, host=host, port=ecb_port, rate_limits=rate_limits
-        )
+        for cls in STANDIN_TYPES:
+            created[cls.source] = cls.from_world(
+                world,
+                token=token,
+                clock=clock,
+                host=host,
+                port=ports.get(cls.source, 0),
+                rate_limits=rate_limits,
+                **own[cls.source],
+            )
     except BaseException:
-        for server in created:
+        for server in created.values():
             server.stop()
         raise
-    servers = StandinServers(meta=meta, hubspot=hubspot, ecb=ecb)
+    servers = StandinServers(created)
     for server in servers.all_servers:
         server.start()
     return servers

@@ -1,11 +1,10 @@
 """Run the stand-ins (Meta, HubSpot, ECB) as a process until SIGTERM/SIGINT.
 
-    python -m reach2revenue.sandbox.standins --world DIR --token T [--meta-port 0]
-        [--hubspot-port 0] [--ecb-port 0]
+    python -m reach2revenue.sandbox.standins --world DIR --token T [--port SOURCE=PORT ...]
 
-Prints one JSON line ``{"meta_url": ..., "hubspot_url": ..., "ecb_url": ...}`` once all are
-listening, so a parent process can read the (possibly ephemeral) ports. Without ``--world``
-a world is generated from ``--seed/--start/--days/--scale``.
+Prints one JSON line of base URLs (``{"meta_ads_url": ..., "hubspot_url": ..., ...}``) once
+all are listening, so a parent process can read the (possibly ephemeral) ports. Without
+``--world`` a world is generated from ``--seed/--start/--days/--scale``.
 """
 
 from __future__ import annotations
@@ -32,15 +31,30 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--days", type=int, default=90)
     parser.add_argument("--scale", type=float, default=1.0)
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--meta-port", type=int, default=0)
-    parser.add_argument("--hubspot-port", type=int, default=0)
-    parser.add_argument("--ecb-port", type=int, default=0)
+    parser.add_argument(
+        "--port",
+        action="append",
+        default=[],
+        metavar="SOURCE=PORT",
+        help="fixed port of one source's stand-in (e.g. hubspot=8002); default ephemeral",
+    )
     parser.add_argument(
         "--token", default=os.environ.get("R2R_STANDIN_TOKEN", DEFAULT_TOKEN), help="token"
     )
     parser.add_argument("--clock", help="fixed server clock (ISO instant); default wall clock")
     parser.add_argument("--no-rate-limits", action="store_true", help="disable throttling")
     return parser
+
+
+def parse_ports(values: list[str]) -> dict[str, int]:
+    """``["hubspot=8002"]`` -> ``{"hubspot": 8002}``."""
+    ports = {}
+    for value in values:
+        source, _, port = value.partition("=")
+        if not port.isdigit():
+            raise SystemExit(f"--port wants SOURCE=PORT, not {value!r}")
+        ports[source.strip()] = int(port)
+    return ports
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -62,9 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         token=args.token,
         clock=parse_instant(args.clock) if args.clock else None,
         host=args.host,
-        meta_port=args.meta_port,
-        hubspot_port=args.hubspot_port,
-        ecb_port=args.ecb_port,
+        ports=parse_ports(args.port),
         rate_limits=not args.no_rate_limits,
     )
     try:

@@ -190,9 +190,16 @@ class _Server(ThreadingHTTPServer):
 
 
 class StandinServer:
-    """Base of a platform stand-in: lifecycle, clock, faults, stats and the control plane."""
+    """Base of a platform stand-in: lifecycle, clock, faults, stats and the control plane.
+
+    A subclass sets ``source`` (the registered source it stands in for) and
+    ``limit_prefix`` (how ``start_standins`` hands it its own limit overrides), and builds
+    itself from a world in `from_world`.
+    """
 
     platform = "standin"
+    source = ""
+    limit_prefix = ""
 
     def __init__(
         self,
@@ -214,6 +221,25 @@ class StandinServer:
         self._httpd = _Server((host, port), _Handler)
         self._httpd.standin = self
         self._thread: threading.Thread | None = None
+
+    @classmethod
+    def from_world(cls, world: Any, **kwargs: Any) -> StandinServer:
+        """The stand-in serving ``world`` (subclasses whose data is elsewhere override)."""
+        return cls(world, **kwargs)  # type: ignore[call-arg]
+
+    def connection_extra(self) -> dict[str, Any]:
+        """The source's options as its Airflow connection ``extra`` (e.g. account ids)."""
+        return {}
+
+    def connection(self, token: str) -> dict[str, Any]:
+        """The Airflow connection that points the source's extractor at this stand-in."""
+        definition: dict[str, Any] = {"conn_type": "http", "host": self.url}
+        if self.token:
+            definition["password"] = token
+        extra = self.connection_extra()
+        if extra:
+            definition["extra"] = extra
+        return definition
 
     # ----------------------------------------------------------------- lifecycle
 

@@ -274,6 +274,8 @@ class EcbServer(StandinServer):
     """
 
     platform = "ecb"
+    source = "ecb_fx"
+    limit_prefix = "ecb_"
 
     def __init__(
         self,

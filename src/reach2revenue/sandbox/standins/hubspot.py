@@ -191,6 +191,8 @@ class HubSpotServer(StandinServer):
     """
 
     platform = "hubspot"
+    source = "hubspot"
+    limit_prefix = "hubspot_"
 
     def __init__(
         self,

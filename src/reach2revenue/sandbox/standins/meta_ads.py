@@ -155,6 +155,8 @@ class MetaAdsServer(StandinServer):
     """
 
     platform = "meta"
+    source = "meta_ads"
+    limit_prefix = "meta_"
 
     def __init__(
         self,
@@ -172,6 +174,10 @@ class MetaAdsServer(StandinServer):
         self.world = world
         self.limiter = RollingLimiter(calls_per_window, window_seconds)
         self.reindex()
+
+    def connection_extra(self) -> dict[str, Any]:
+        """The ad accounts of the world, as the connection's ``account_ids``."""
+        return {"account_ids": [account.account_id for account in self.world.ad_accounts]}
 
     def reindex(self) -> None:
         """Rebuild the account/day index from the world (after adding or removing rows)."""

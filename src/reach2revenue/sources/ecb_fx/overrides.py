@@ -26,11 +26,11 @@ from reach2revenue.landing import (
     write_manifest,
     write_page,
 )
-from reach2revenue.raw_schema import ECB_FX_RATE_OVERRIDE_COLUMNS
+from reach2revenue.sources.ecb_fx.settings import OVERRIDE_COLUMNS
 
 SOURCE = "ecb_fx"
 ENTITY = "rate_overrides"
-HEADER = ",".join(ECB_FX_RATE_OVERRIDE_COLUMNS) + "\n"
+HEADER = ",".join(OVERRIDE_COLUMNS) + "\n"
 
 
 def land_fx_rate_overrides(path: Path, *, landing_dir: Path, run_day: date) -> Path:

@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from reach2revenue.credentials import ApiCredentials
+from reach2revenue.contracts import Credentials
 from reach2revenue.cursors import read_cursor
 from reach2revenue.http_client import ApiClient, ApiRequestError, RateLimiter, RetryPolicy
 from reach2revenue.landing import (
@@ -33,22 +33,13 @@ from reach2revenue.landing import (
     write_manifest,
     write_page,
 )
-from reach2revenue.raw_schema import (
-    HUBSPOT_CONTACT_COLUMNS,
-    HUBSPOT_DEAL_COLUMNS,
-    HUBSPOT_MODIFIED_PROPERTY,
-    hubspot_properties,
-)
+from reach2revenue.sources.hubspot.settings import MODIFIED_PROPERTY, PROPERTIES
 
 log = logging.getLogger(__name__)
 
 SOURCE = "hubspot"
 ENTITIES = ("contacts", "deals", "deal_contacts")
 
-# The raw schema decides what is asked for: a new raw column is a new requested property.
-CONTACT_PROPERTIES = hubspot_properties(HUBSPOT_CONTACT_COLUMNS)
-DEAL_PROPERTIES = hubspot_properties(HUBSPOT_DEAL_COLUMNS)
-PROPERTIES = {"contacts": CONTACT_PROPERTIES, "deals": DEAL_PROPERTIES}
 
 SEARCH_RESULT_CAP = 10_000  # HubSpot answers 400 when paging past this many results
 MAX_SEARCH_LIMIT = 200
@@ -172,7 +163,7 @@ def search_pages(
     (``result_cap``, default `SEARCH_RESULT_CAP`); ``stats["restarts"]`` counts restarts.
     """
     cap = SEARCH_RESULT_CAP if result_cap is None else result_cap
-    prop = HUBSPOT_MODIFIED_PROPERTY[object_type]
+    prop = MODIFIED_PROPERTY[object_type]
     limit = max(1, min(page_limit, MAX_SEARCH_LIMIT))
     path = f"crm/v3/objects/{object_type}/search"
     gte = start_ms
@@ -257,7 +248,7 @@ def _extract_objects(
         {
             "object_type": object_type,
             "endpoint": f"/crm/v3/objects/{object_type}/search",
-            "modified_property": HUBSPOT_MODIFIED_PROPERTY[object_type],
+            "modified_property": MODIFIED_PROPERTY[object_type],
             "window_start_ms": start_ms,
             "window_end_ms": end_ms,
             "properties": list(PROPERTIES[object_type]),
@@ -310,7 +301,7 @@ def _extract_deal_contacts(
 
 
 def extract_hubspot(
-    creds: ApiCredentials,
+    creds: Credentials,
     *,
     interval_start: datetime,
     interval_end: datetime,

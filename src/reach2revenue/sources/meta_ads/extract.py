@@ -19,7 +19,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from reach2revenue.credentials import ApiCredentials, parse_account_ids
+from reach2revenue.contracts import Credentials
 from reach2revenue.cursors import read_cursor
 from reach2revenue.http_client import ApiClient, RetryPolicy
 from reach2revenue.landing import (
@@ -31,20 +31,13 @@ from reach2revenue.landing import (
     write_manifest,
     write_page,
 )
-from reach2revenue.raw_schema import META_INSIGHTS_COLUMNS
+from reach2revenue.sources.meta_ads.errors import ERRORS
+from reach2revenue.sources.meta_ads.settings import GRAPH_API_VERSION, INSIGHTS_FIELDS
 
 log = logging.getLogger(__name__)
 
 SOURCE = "meta_ads"
 ENTITY = "insights"
-GRAPH_API_VERSION = "v21.0"  # the only place the Graph API version is named
-# Meta returns date_start/date_stop for time_increment and country for the breakdown;
-# every other raw column is a field to request.
-INSIGHTS_FIELDS = tuple(
-    column
-    for column in META_INSIGHTS_COLUMNS
-    if column not in ("date_start", "date_stop", "country")
-)
 
 
 def report_days(
@@ -148,7 +141,7 @@ def extract_account_range(
 
 
 def extract_meta_ads(
-    creds: ApiCredentials,
+    creds: Credentials,
     *,
     interval_start: date,
     interval_end: date,
@@ -163,21 +156,24 @@ def extract_meta_ads(
     """Land Meta insights for ``[interval_start - lookback, interval_end)``; return manifests.
 
     Args:
-        creds: Base URL, token and ``extra["account_ids"]``.
+        creds: Base URL, token and options (``MetaAdsOptions.account_ids``).
         interval_start: First report day of the run's interval.
         interval_end: First report day after the interval (half-open).
         landing_dir: Root of the landing zone.
         lookback_days: Days before ``interval_start`` fetched again (Meta restates them).
         page_limit: ``limit`` per page.
         chunk_days: Report days per request (one extraction per account and chunk).
-        account_ids: Overrides ``creds.extra["account_ids"]``.
+        account_ids: Overrides the options' account ids.
         retry: Retry policy (tests use tiny delays).
         client: A ready client (tests); otherwise one is built from ``creds``.
 
     Returns:
         One manifest path per (account, range of days), in account then day order.
     """
-    accounts = parse_account_ids(account_ids) if account_ids is not None else creds.account_ids
+    if account_ids is not None:
+        accounts = [str(a).removeprefix("act_") for a in account_ids]
+    else:
+        accounts = list(getattr(creds.options, "account_ids", ()) or ())
     if not accounts:
         raise ValueError(
             "no Meta ad accounts configured: set extra.account_ids on the Airflow connection "
@@ -185,7 +181,7 @@ def extract_meta_ads(
         )
     days = report_days(Path(landing_dir), interval_start, interval_end, lookback_days)
     own_client = client is None
-    api = client or ApiClient(SOURCE, creds.base_url, creds.token, retry=retry)
+    api = client or ApiClient(SOURCE, creds.base_url, creds.token, retry=retry, errors=ERRORS)
     manifests: list[Path] = []
     try:
         for account_id in accounts:

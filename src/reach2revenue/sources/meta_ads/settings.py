@@ -1,0 +1,44 @@
+"""Meta Marketing API (Graph) constants, the raw columns and the source's options."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+GRAPH_API_VERSION = "v21.0"  # the only place the Graph API version is named
+DEFAULT_BASE_URL = "https://graph.facebook.com"
+
+# raw.meta_ads_insights: what level=campaign, time_increment=1, breakdowns=country returns.
+INSIGHTS_COLUMNS = (
+    "account_id",
+    "account_currency",
+    "campaign_id",
+    "campaign_name",
+    "date_start",
+    "date_stop",
+    "country",
+    "impressions",
+    "reach",
+    "clicks",
+    "spend",
+    "actions",
+)
+INSIGHTS_KEY = ("account_id", "campaign_id", "date_start", "country")
+# Meta returns date_start/date_stop for time_increment and country for the breakdown;
+# every other raw column is a field to request.
+INSIGHTS_FIELDS = tuple(
+    column for column in INSIGHTS_COLUMNS if column not in ("date_start", "date_stop", "country")
+)
+
+
+@dataclass(frozen=True)
+class MetaAdsOptions:
+    """Connection extra ``{"account_ids": [...]}`` or ``R2R_META_ADS_ACCOUNT_IDS=1,2``."""
+
+    account_ids: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        # People paste ids as Meta shows them ("act_1001"); the API path adds act_ itself.
+        ids = tuple(i.removeprefix("act_") for i in self.account_ids if i.removeprefix("act_"))
+        if not ids:
+            raise ValueError("no Meta ad accounts: account_ids is empty")
+        object.__setattr__(self, "account_ids", ids)
