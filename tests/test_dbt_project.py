@@ -198,8 +198,9 @@ MART_COLUMNS = [
     "roas",
     "unconverted_spend_rows",
     "unconverted_deals",
+    "data_sources",
 ]
-INT_AD_INSIGHTS = "intermediate.int_ad_insights_converted_to_reporting_currency"
+INT_AD_REPORTS = "intermediate.int_ad_reports_converted_to_reporting_currency"
 PERSONAL_COLUMNS = {"email", "firstname", "lastname", "dealname", "deal_name"}
 # Names of things, not people.
 NOT_PERSONAL_NAMES = {"campaign_name", "country_name", "field_name", "source_name"}
@@ -314,7 +315,7 @@ def test_build_ran_models_seeds_data_tests_and_unit_tests(
 ) -> None:
     settings, summary = built
     assert summary.seeds_passed == 5
-    assert summary.models_passed == 16
+    assert summary.models_passed == 25
     assert summary.unit_tests_passed >= 3
     assert summary.data_tests_passed >= 40
     assert summary.skipped == 0
@@ -411,7 +412,7 @@ def test_currency_conversions(built: tuple[Settings, DbtRunSummary]) -> None:
         settings,
         "select currency_code, report_date, spend_in_account_currency, "
         "account_currency_units_per_eur, spend_in_reporting_currency, fx_rate_date, "
-        f"is_fx_rate_stale from {INT_AD_INSIGHTS} "
+        f"is_fx_rate_stale from {INT_AD_REPORTS} "
         "where currency_code in ('JPY', 'GBP', 'AED') order by 1, 2, 3",
     )
     assert ads == [
@@ -466,9 +467,9 @@ def test_reporting_currency_usd_is_the_eur_result_at_that_days_rate(
         "reporting_currency_units_per_eur, amount_in_reporting_currency "
         "from intermediate.int_deals_converted_to_reporting_currency "
         "where amount_in_reporting_currency is not null order by 1",
-        "ads": "select ad_insight_id, spend_in_account_currency, account_currency_units_per_eur, "
+        "ads": "select ad_report_key, spend_in_account_currency, account_currency_units_per_eur, "
         "reporting_currency_units_per_eur, spend_in_reporting_currency "
-        f"from {INT_AD_INSIGHTS} order by 1",
+        f"from {INT_AD_REPORTS} order by 1",
     }
     compared = 0
     for name, statement in sql.items():
@@ -560,7 +561,7 @@ def test_country_spellings_and_unknown_country(built: tuple[Settings, DbtRunSumm
     ]
     ads = query(
         settings,
-        f"select country_code, region from {INT_AD_INSIGHTS} where region = 'Unassigned'",
+        f"select country_code, region from {INT_AD_REPORTS} where region = 'Unassigned'",
     )
     assert ads == [("UNKNOWN", "Unassigned")]  # Meta's documented "unknown"
 
@@ -569,7 +570,7 @@ def test_leads_parsed_from_actions_json(built: tuple[Settings, DbtRunSummary]) -
     settings, _ = built
     leads = query(
         settings,
-        "select country_code, report_date, leads from staging.stg_meta_ads__insights order by 2, 1",
+        "select country_code, report_date, leads from staging.stg_meta_ads__ad_reports order by 2, 1",
     )
     assert leads == [
         ("AT", date(2026, 3, 28), 1),
@@ -671,7 +672,7 @@ def test_dbt_parse_writes_manifest(built: tuple[Settings, DbtRunSummary]) -> Non
     models = {
         node["name"] for node in manifest["nodes"].values() if node["resource_type"] == "model"
     }
-    assert {"region_daily_performance", "regions", "stg_meta_ads__insights"} <= models
+    assert {"region_daily_performance", "regions", "stg_meta_ads__ad_reports"} <= models
 
 
 def _sha256(text: str) -> str:

@@ -22,7 +22,7 @@ ad_totals as (
         coalesce(sum(impressions), 0) as impressions,
         coalesce(sum(leads), 0) as leads
 
-    from {{ ref('int_ad_insights_converted_to_reporting_currency') }}
+    from {{ ref('int_ad_reports_converted_to_reporting_currency') }}
 
 ),
 
@@ -33,7 +33,7 @@ deal_totals as (
         coalesce(sum(amount_in_reporting_currency), 0) as revenue_won
 
     from {{ ref('int_deals_converted_to_reporting_currency') }}
-    where is_won and not is_archived
+    where is_won and not is_deleted
 
 ),
 

@@ -216,3 +216,83 @@ class Source:
 def tables_by_key(sources: Mapping[str, Source]) -> dict[tuple[str, str], RawTable]:
     """``(source, entity) -> table`` over sources, in registry then load order."""
     return {(t.source, t.entity): t for s in sources.values() for t in s.tables}
+
+
+# ----------------------------------------------------------------------- dbt contracts
+# What each source's staging folder conforms to, so that one union model per kind (looping
+# over dbt vars ``ad_platforms`` and ``crms``) covers every source. Column name -> data
+# type; each conformed model enforces it (``config: contract: {enforced: true}``) and the
+# registry test checks the YAML against these.
+
+#: ``stg_<platform>__ad_reports``: one row per account, campaign, report day and country.
+AD_REPORT_CONTRACT: dict[str, str] = {
+    "ad_report_id": "varchar",  # unique within the platform
+    "ad_platform": "varchar",  # the source name, e.g. meta_ads
+    "account_id": "varchar",
+    "campaign_id": "varchar",
+    "campaign_name": "varchar",
+    "country_code": "varchar",  # ISO-2 upper case; anything else lands in Unassigned
+    "currency_code": "varchar",  # ISO 4217, the account currency spend is in
+    "report_date": "date",  # the platform's report day (account-local), never shifted
+    "impressions": "bigint",
+    "reach": "bigint",  # null where the platform does not report reach
+    "clicks": "bigint",
+    "spend": "decimal(18,6)",  # in currency_code
+    "leads": "bigint",  # platform-reported leads (0 when none)
+}
+
+#: ``stg_<crm>__crm_contacts``: one row per person the CRM knows (contacts, leads).
+CRM_CONTACT_CONTRACT: dict[str, str] = {
+    "crm": "varchar",
+    "contact_id": "varchar",  # unique within the CRM
+    "email_hash": "varchar",  # keyed or plain hash of the normalised email; no clear text
+    "country_raw": "varchar",  # as typed (free text)
+    "analytics_source": "varchar",  # the CRM's own "original source" when it has one
+    "utm_source": "varchar",
+    "utm_campaign": "varchar",
+    "is_deleted": "boolean",
+    "created_at": "timestamp with time zone",
+}
+
+#: ``stg_<crm>__crm_deals``: one row per deal or opportunity.
+CRM_DEAL_CONTRACT: dict[str, str] = {
+    "crm": "varchar",
+    "deal_id": "varchar",
+    "currency_code": "varchar",
+    "deal_stage": "varchar",
+    "amount": "decimal(18,2)",  # in currency_code; null when the CRM has none
+    "is_won": "boolean",
+    "is_closed": "boolean",
+    "is_deleted": "boolean",
+    "closed_at": "timestamp with time zone",  # a date-only close is midnight UTC
+    "created_at": "timestamp with time zone",
+}
+
+#: ``stg_<crm>__crm_deal_contacts``: one row per deal and contact linked to it.
+CRM_DEAL_CONTACT_CONTRACT: dict[str, str] = {
+    "crm": "varchar",
+    "deal_id": "varchar",
+    "contact_id": "varchar",
+}
+
+#: ``stg_<crm>__crm_campaign_touches``: one row per marketing touch of a contact.
+CRM_CAMPAIGN_TOUCH_CONTRACT: dict[str, str] = {
+    "crm": "varchar",
+    "touch_id": "varchar",  # unique within the CRM
+    "contact_id": "varchar",
+    "campaign_name": "varchar",  # the CRM campaign or UTM campaign
+    "touch_source": "varchar",  # analytics source, lead source or campaign type
+    "touched_at": "timestamp with time zone",
+}
+
+#: The conformed staging models a source of each kind provides, by model-name suffix.
+STAGING_CONTRACTS: dict[SourceKind, dict[str, dict[str, str]]] = {
+    SourceKind.AD_PLATFORM: {"ad_reports": AD_REPORT_CONTRACT},
+    SourceKind.CRM: {
+        "crm_contacts": CRM_CONTACT_CONTRACT,
+        "crm_deals": CRM_DEAL_CONTRACT,
+        "crm_deal_contacts": CRM_DEAL_CONTACT_CONTRACT,
+        "crm_campaign_touches": CRM_CAMPAIGN_TOUCH_CONTRACT,
+    },
+    SourceKind.REFERENCE: {},
+}

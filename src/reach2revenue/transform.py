@@ -21,6 +21,7 @@ import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -269,7 +270,8 @@ class DataQualityFindings:
         lines = [
             f"{row['row_count']} {row['amount_kind'].replace('_', ' ')} row(s) of "
             f"{row['source_name']} in {row['currency_code']} ({row['region']}, "
-            f"{row['first_date']}..{row['last_date']}, {row['amount_in_original_currency']} "
+            f"{row['first_date']}..{row['last_date']}, "
+            f"{Decimal(str(row['amount_in_original_currency'])):.2f} "
             f"{row['currency_code']}) were not converted: no {row['currency_code']} rate "
             f"within {max_stale_days} days; add rates to the FX override file "
             "(R2R_FX_RATE_OVERRIDES_PATH)"

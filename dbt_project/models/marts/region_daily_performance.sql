@@ -4,9 +4,9 @@
 -- usable FX rate are left out of spend and revenue_won and counted instead.
 with
 
-ad_insights as (
+ad_reports as (
 
-    select * from {{ ref('int_ad_insights_converted_to_reporting_currency') }}
+    select * from {{ ref('int_ad_reports_converted_to_reporting_currency') }}
 
 ),
 
@@ -40,7 +40,7 @@ ad_performance_by_region_day as (
             end
         ) as unconverted_spend_rows
 
-    from ad_insights
+    from ad_reports
     group by 1, 2
 
 ),
@@ -61,7 +61,31 @@ won_deals_by_region_day as (
         ) as unconverted_deals
 
     from deals
-    where is_won and not is_archived
+    where is_won and not is_deleted
+    group by 1, 2
+
+),
+
+sources_by_region_day as (
+
+    select distinct region, report_date, ad_platform as source_name
+    from ad_reports
+    union
+    select distinct region, closed_date as report_date, crm as source_name
+    from deals
+    where is_won and not is_deleted
+
+),
+
+sources_listed_by_region_day as (
+
+    select
+        region,
+        report_date,
+        {{ dbt.listagg('source_name', "', '", 'order by source_name') }}
+            as data_sources
+
+    from sources_by_region_day
     group by 1, 2
 
 ),
@@ -136,7 +160,8 @@ joined as (
         ) as unconverted_spend_rows,
         cast(
             coalesce(won_deals_by_region_day.unconverted_deals, 0) as bigint
-        ) as unconverted_deals
+        ) as unconverted_deals,
+        sources_listed_by_region_day.data_sources
 
     from region_days
     left join ad_performance_by_region_day
@@ -147,6 +172,10 @@ joined as (
         on
             region_days.region = won_deals_by_region_day.region
             and region_days.report_date = won_deals_by_region_day.report_date
+    left join sources_listed_by_region_day
+        on
+            region_days.region = sources_listed_by_region_day.region
+            and region_days.report_date = sources_listed_by_region_day.report_date
 
 ),
 
@@ -167,7 +196,8 @@ final as (
         revenue_won,
         {{ divide_rounded('revenue_won', 'spend', 4) }} as roas,
         unconverted_spend_rows,
-        unconverted_deals
+        unconverted_deals,
+        data_sources
 
     from joined
 

@@ -1,11 +1,11 @@
--- Free-text country -> alias -> ISO-2 -> region. A spelling missing from the
--- aliases (generated and user) gives country_code null and the Unassigned
--- region, and is listed in data_quality_unmapped_countries.
+-- Free-text country -> alias -> ISO-2 -> region, for the people of every CRM. A
+-- spelling missing from the aliases (generated and user) gives country_code null and
+-- the Unassigned region, and is listed in data_quality_unmapped_countries.
 with
 
 contacts as (
 
-    select * from {{ ref('stg_hubspot__contacts') }}
+    select * from {{ ref('int_crm_contacts_unioned') }}
 
 ),
 
@@ -24,13 +24,15 @@ countries as (
 contacts_normalised as (
 
     select
+        crm_contact_key,
+        crm,
         contact_id,
         country_raw,
         {{ normalize_country_alias('country_raw') }} as country_alias,
         analytics_source,
         utm_source,
         utm_campaign,
-        is_archived,
+        is_deleted,
         created_at
 
     from contacts
@@ -40,6 +42,8 @@ contacts_normalised as (
 mapped as (
 
     select
+        contacts_normalised.crm_contact_key,
+        contacts_normalised.crm,
         contacts_normalised.contact_id,
         contacts_normalised.country_raw,
         contacts_normalised.country_alias,
@@ -49,7 +53,7 @@ mapped as (
         contacts_normalised.utm_source,
         contacts_normalised.utm_campaign,
         countries.country_code is not null as is_country_matched,
-        contacts_normalised.is_archived,
+        contacts_normalised.is_deleted,
         contacts_normalised.created_at
 
     from contacts_normalised

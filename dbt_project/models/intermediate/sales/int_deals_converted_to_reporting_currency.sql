@@ -1,5 +1,5 @@
--- Deals with a region (from one associated contact) and the amount in the
--- reporting currency, where the close day is closed_at (UTC) seen in
+-- Deals of every CRM with a region (from one associated contact) and the amount in
+-- the reporting currency, where the close day is closed_at (UTC) seen in
 -- var('reporting_timezone'). Rates: the last published on or before that day,
 -- at most var('fx_max_stale_days') old; none means amount_in_reporting_currency
 -- is null and is_fx_converted false (counted in the marts, never guessed).
@@ -7,13 +7,13 @@ with
 
 deals as (
 
-    select * from {{ ref('stg_hubspot__deals') }}
+    select * from {{ ref('int_crm_deals_unioned') }}
 
 ),
 
 deal_contacts as (
 
-    select * from {{ ref('stg_hubspot__deal_contacts') }}
+    select * from {{ ref('int_crm_deal_contacts_unioned') }}
 
 ),
 
@@ -31,21 +31,21 @@ fx_rates as (
 
 deal_contacts_ranked as (
 
-    -- HubSpot ids are digit strings: ordering by length, then text, is numeric
-    -- order without a cast that would fail on any other id.
+    -- Ordering by length, then text, is numeric order for digit ids (HubSpot)
+    -- without a cast that would fail on any other id (Salesforce).
     select
-        deal_contacts.deal_id,
+        deal_contacts.crm_deal_key,
         deal_contacts.contact_id,
         contacts.country_code,
         contacts.region,
         row_number() over (
-            partition by deal_contacts.deal_id
+            partition by deal_contacts.crm_deal_key
             order by length(deal_contacts.contact_id), deal_contacts.contact_id
         ) as contact_rank
 
     from deal_contacts
     inner join contacts
-        on deal_contacts.contact_id = contacts.contact_id
+        on deal_contacts.crm_contact_key = contacts.crm_contact_key
 
 ),
 
@@ -70,19 +70,20 @@ deals_with_region as (
 
     from deals
     left join deal_primary_contacts
-        on deals.deal_id = deal_primary_contacts.deal_id
+        on deals.crm_deal_key = deal_primary_contacts.crm_deal_key
 
 ),
 
 converted as (
 
     select
+        deals_with_region.crm_deal_key,
+        deals_with_region.crm,
         deals_with_region.deal_id,
         deals_with_region.contact_id,
         deals_with_region.country_code,
         deals_with_region.region,
         deals_with_region.deal_stage,
-        deals_with_region.pipeline,
         deals_with_region.currency_code,
         '{{ var("reporting_currency") }}' as reporting_currency_code,
         deals_with_region.amount as amount_in_deal_currency,
@@ -95,7 +96,7 @@ converted as (
         ) }} as amount_in_reporting_currency,
         deals_with_region.is_won,
         deals_with_region.is_closed,
-        deals_with_region.is_archived,
+        deals_with_region.is_deleted,
         source_rate.currency_code is not null
         and reporting_rate.currency_code is not null as is_fx_converted,
         {{ fx_rate_date(

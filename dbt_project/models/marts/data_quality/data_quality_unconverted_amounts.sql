@@ -4,9 +4,9 @@
 -- Supply a rate through the FX override file to convert it at the next run.
 with
 
-ad_insights as (
+ad_reports as (
 
-    select * from {{ ref('int_ad_insights_converted_to_reporting_currency') }}
+    select * from {{ ref('int_ad_reports_converted_to_reporting_currency') }}
 
 ),
 
@@ -19,14 +19,14 @@ deals as (
 unconverted_spend as (
 
     select
-        'meta_ads' as source_name,
+        ad_platform as source_name,
         'ad_spend' as amount_kind,
         currency_code,
         region,
         report_date as amount_date,
         spend_in_account_currency as amount
 
-    from ad_insights
+    from ad_reports
     where not is_fx_converted and spend_in_account_currency is not null
 
 ),
@@ -34,7 +34,7 @@ unconverted_spend as (
 unconverted_revenue as (
 
     select
-        'hubspot' as source_name,
+        crm as source_name,
         'won_deal_amount' as amount_kind,
         currency_code,
         region,
@@ -44,7 +44,7 @@ unconverted_revenue as (
     from deals
     where
         is_won
-        and not is_archived
+        and not is_deleted
         and not is_fx_converted
         and amount_in_deal_currency is not null
 

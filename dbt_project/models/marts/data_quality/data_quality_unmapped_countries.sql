@@ -1,7 +1,7 @@
 -- Country values that could not be placed in a region, so someone can add the
 -- spelling to seeds/country_alias_overrides.csv. CRM free text that no alias
--- knows, and ad-platform codes that are no ISO 3166-1 country other than the
--- values the platform documents for "don't know" (Meta's "unknown").
+-- knows, and ad-platform country codes that are no ISO 3166-1 country other than
+-- the value Meta documents for "don't know" ("unknown").
 with
 
 contacts as (
@@ -10,16 +10,16 @@ contacts as (
 
 ),
 
-ad_insights as (
+ad_reports as (
 
-    select * from {{ ref('int_ad_insights_converted_to_reporting_currency') }}
+    select * from {{ ref('int_ad_reports_converted_to_reporting_currency') }}
 
 ),
 
 unmapped_contact_countries as (
 
     select
-        'hubspot' as source_name,
+        crm as source_name,
         'contact.country' as field_name,
         country_alias as country_value,
         count(*) as row_count,
@@ -35,14 +35,14 @@ unmapped_contact_countries as (
 unmapped_ad_countries as (
 
     select
-        'meta_ads' as source_name,
-        'insight.country' as field_name,
+        ad_platform as source_name,
+        'ad_report.country' as field_name,
         country_code as country_value,
         count(*) as row_count,
         cast(min(report_date) as {{ type_timestamptz() }}) as first_seen_at,
         cast(max(report_date) as {{ type_timestamptz() }}) as last_seen_at
 
-    from ad_insights
+    from ad_reports
     where not is_country_matched and lower(country_code) != 'unknown'
     group by 1, 2, 3
 
