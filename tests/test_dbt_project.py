@@ -570,7 +570,8 @@ def test_leads_parsed_from_actions_json(built: tuple[Settings, DbtRunSummary]) -
     settings, _ = built
     leads = query(
         settings,
-        "select country_code, report_date, leads from staging.stg_meta_ads__ad_reports order by 2, 1",
+        "select country_code, report_date, leads from staging.stg_meta_ads__ad_reports "
+        "order by 2, 1",
     )
     assert leads == [
         ("AT", date(2026, 3, 28), 1),
