@@ -603,7 +603,7 @@ def test_process_entry_point(world: World, tmp_path: Path) -> None:
         assert process.stdout is not None
         urls = json.loads(process.stdout.readline())
         account = requests.get(
-            f"{urls['meta_url']}/v21.0/act_1001",
+            f"{urls['meta_ads_url']}/v21.0/act_1001",
             params={"fields": "currency"},
             headers=_bearer(),
             timeout=5,

@@ -21,7 +21,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from functools import cache, cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from reach2revenue.reference.countries import (
@@ -33,6 +33,9 @@ from reach2revenue.reference.countries import (
 )
 from reach2revenue.reference.fx import SDMX_COLUMNS, FxRates, RateObservation, parse_sdmx_csv
 from reach2revenue.settings import Settings
+
+if TYPE_CHECKING:
+    from reach2revenue.sandbox.world.parts import WorldPart
 
 CENT = Decimal("0.01")
 FORMAT_VERSION = 2
@@ -387,6 +390,8 @@ class World:
     to the last day it covers, then a seeded continuation on TARGET business days."""
     fx_overrides: tuple[FxOverride, ...] = field(default=(), repr=False)
     """Rates the ECB does not publish (AED, pegged to USD), on the same business days."""
+    parts: dict[str, WorldPart] = field(default_factory=dict, repr=False)
+    """The other sources' slices of the world, by source name (`parts.WorldPart`)."""
     seeds_dir: Path | None = field(default=None, compare=False, repr=False)
 
     # ----------------------------------------------------------------- construction
@@ -417,11 +422,14 @@ class World:
         if scale <= 0:
             raise ValueError("scale must be > 0")
         from reach2revenue.sandbox.world._generate import Generator
+        from reach2revenue.sandbox.world.registry import PART_TYPES
 
         seeds = Seeds.load(seeds_dir)
         world = Generator(seed, start, days, scale, seeds).run()
         world.seeds_dir = seeds_dir
         world.__dict__["seeds"] = seeds
+        for part_type in PART_TYPES:
+            world.parts[part_type.source] = part_type.generate(world, seed)
         return world
 
     @cached_property
@@ -509,6 +517,8 @@ class World:
         """ISO-2 codes of every country the world's ads and contacts are in (not ``unknown``)."""
         codes = {str(row["country"]) for row in self.meta_insights}
         codes.update(contact.country_code for contact in self.contacts)
+        for part in self.parts.values():
+            codes.update(part.countries())
         return {code for code in codes if code in self.seeds.countries}
 
     def currencies_used(self) -> set[str]:
@@ -520,6 +530,8 @@ class World:
             for version in deal.versions
             if version.properties.get("deal_currency_code")
         )
+        for part in self.parts.values():
+            currencies.update(part.currencies())
         return currencies
 
     def contacts_by_id(self) -> dict[str, Contact]:
@@ -642,6 +654,28 @@ class World:
             else:
                 target["revenue_won"] += revenue.amount
 
+        for part in self.parts.values():
+            for fact in part.ad_facts(until):
+                target = cell(fact.report_date, seeds.region_of(fact.country_code))
+                spend = fx.convert(fact.spend, fact.currency, reporting_currency, fact.report_date)
+                if spend is None:
+                    target["unconverted_spend_rows"] += 1
+                else:
+                    target["spend"] += spend.amount
+                target["impressions"] += fact.impressions
+                target["reach"] += fact.reach or 0
+                target["clicks"] += fact.clicks
+                target["leads"] += fact.leads
+            for won in part.won_deal_facts(until):
+                day = won.closed_at.astimezone(report_tz).date()
+                target = cell(day, seeds.region_of(won.country_code))
+                target["deals_won"] += 1
+                revenue = fx.convert(won.amount, won.currency, reporting_currency, day)
+                if revenue is None:
+                    target["unconverted_deals"] += 1
+                else:
+                    target["revenue_won"] += revenue.amount
+
         regions = seeds.regions
         if any(region not in regions for _, region in cells):
             regions = [*regions, *sorted({r for _, r in cells} - set(regions))]
@@ -705,15 +739,26 @@ class World:
         _write_jsonl(directory / "deals.jsonl", (_deal_to_json(d) for d in self.deals))
         _write_rate_observations(directory / ECB_RATES_FILE, self.fx_observations)
         self.write_fx_overrides(directory / FX_OVERRIDES_FILE)
+        for name, part in sorted(self.parts.items()):
+            part_dir = directory / "parts" / name
+            part_dir.mkdir(parents=True, exist_ok=True)
+            part.save(part_dir)
         return directory
 
     @classmethod
     def load(cls, directory: Path | str, *, seeds_dir: Path | None = None) -> World:
         """Read a world written by ``save``."""
+        from reach2revenue.sandbox.world.registry import PART_TYPES
+
         directory = Path(directory)
         header = json.loads((directory / "world.json").read_text(encoding="utf-8"))
         if header.get("format") != FORMAT_VERSION:
             raise ValueError(f"unsupported world format {header.get('format')!r}")
+        parts = {
+            part_type.source: part_type.load(directory / "parts" / part_type.source)
+            for part_type in PART_TYPES
+            if (directory / "parts" / part_type.source).is_dir()
+        }
         return cls(
             seed=int(header["seed"]),
             start=date.fromisoformat(header["start"]),
@@ -738,6 +783,7 @@ class World:
                 parse_sdmx_csv((directory / ECB_RATES_FILE).read_text(encoding="utf-8"))
             ),
             fx_overrides=read_fx_overrides(directory / FX_OVERRIDES_FILE),
+            parts=parts,
             seeds_dir=seeds_dir,
         )
 
