@@ -38,7 +38,13 @@ TABLES = raw_tables()
 TOKEN = "pat-eu1-test-7d1e0b"
 START = date(2026, 9, 1)
 FAST_RETRY = RetryPolicy(base_delay=0.01, max_delay=0.05, max_retry_after=0.05)
-FAST = {"retry": FAST_RETRY, "search_rate_per_sec": 1000.0, "rate_per_sec": 1000.0}
+# Search-path tests: the first load goes through search too (list loads are tested apart).
+FAST = {
+    "retry": FAST_RETRY,
+    "search_rate_per_sec": 1000.0,
+    "rate_per_sec": 1000.0,
+    "full_load_via_list": False,
+}
 
 
 def day(n: int) -> datetime:
@@ -173,6 +179,41 @@ def test_paging_reassembles_exactly_the_worlds_objects(
     assert archived == [("false",)]
     for path in tmp_path.rglob("*.json"):
         assert TOKEN not in path.read_text()
+
+
+def test_first_load_reads_the_whole_crm_through_the_list_endpoints(
+    world: World, servers: StandinServers, tmp_path: Path
+) -> None:
+    """The list endpoints (100 per page, general limit) instead of search (5/s): live and
+    archived objects; the next run searches only its window."""
+    clock = world.end + timedelta(hours=1)
+    paths = extract(servers, tmp_path, day(-30), clock, full_load_via_list=True)
+    manifests = [read_manifest(p) for p in paths]
+    assert [m.params["endpoint"] for m in manifests[:2]] == [
+        "/crm/v3/objects/contacts",
+        "/crm/v3/objects/deals",
+    ]
+    stats = servers.hubspot.stats()
+    assert not any(path.endswith("/search") for path in stats["requests"])
+    con = duckdb.connect()
+    load(con, tmp_path, paths)
+    for name, objects in (
+        ("raw.hubspot_contacts", world.contacts),
+        ("raw.hubspot_deals", world.deals),
+    ):
+        live = live_at(objects, clock)
+        archived = {o.id for o in objects if o.archived_at is not None and o.archived_at <= clock}
+        stored = dict(table(con, name, "id, archived"))
+        assert {i for i, a in stored.items() if a == "false"} == live.keys(), name
+        assert {i for i, a in stored.items() if a == "true"} == archived, name
+    # pages of 100: the whole CRM in a few dozen calls, not thousands of searches
+    pages = sum(len(m.pages) for m in manifests[:2])
+    assert pages <= len(world.contacts) // 100 + len(world.deals) // 100 + 6
+    servers.hubspot.reset_stats()
+    extract(servers, tmp_path, day(-1), clock, full_load_via_list=True)
+    requests_made = servers.hubspot.stats()["requests"]
+    assert "/crm/v3/objects/contacts/search" in requests_made
+    assert "/crm/v3/objects/contacts" not in requests_made
 
 
 @pytest.mark.parametrize(

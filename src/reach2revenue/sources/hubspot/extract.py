@@ -6,6 +6,11 @@ window ``[start, end)`` in epoch milliseconds. The window starts at the run's in
 start, or earlier at the cursor when a previous run failed or was missed, so no change is
 ever skipped; the first load (no cursor yet) fetches the whole CRM.
 
+A first load (no cursor yet) reads the whole CRM through the list endpoints instead
+(``GET /crm/v3/objects/{type}``, 100 per page, live and then ``archived=true``): they run
+under the general limit (100-190 requests per 10 s by tier), not search's 5 per second,
+so a 100k-object CRM takes minutes instead of hours, and archived objects arrive too.
+
 Search refuses to page past 10,000 results per query; before that point the query is
 restarted from the last modified value seen (records of that millisecond come again and
 are deduplicated by id when loaded). Deal-to-contact associations for every fetched deal
@@ -94,6 +99,17 @@ def window_start(
         if cursor is not None and cursor < start:
             start = cursor
     return start
+
+
+def _first_load(
+    landing_dir: Path, entities: Sequence[str], initial_start: datetime | None, via_list: bool
+) -> bool:
+    """No cursor for any of ``entities`` yet and a whole-CRM list load is wanted."""
+    return (
+        via_list
+        and initial_start is not None
+        and all(read_cursor(landing_dir, SOURCE, entity) is None for entity in entities)
+    )
 
 
 class _Landing:
@@ -215,6 +231,67 @@ def search_pages(
         after = str(next_after)
 
 
+MAX_LIST_LIMIT = 100  # HubSpot's page size cap for the list endpoints
+
+
+def list_pages(
+    client: ApiClient,
+    object_type: str,
+    *,
+    archived: bool,
+    limiter: RateLimiter | None = None,
+) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    """Yield ``(response text, results)`` for every page of the list endpoint."""
+    path = f"crm/v3/objects/{object_type}"
+    params: dict[str, Any] | None = {
+        "limit": MAX_LIST_LIMIT,
+        "properties": ",".join(PROPERTIES[object_type]),
+        "archived": "true" if archived else "false",
+    }
+    while True:
+        response = client.get(path, params, limiter=limiter)
+        data = response.data if isinstance(response.data, dict) else {}
+        results = list(data.get("results") or [])
+        yield response.text, results
+        next_after = ((data.get("paging") or {}).get("next") or {}).get("after")
+        if not next_after or not results:
+            return
+        assert params is not None
+        params = {**params, "after": str(next_after)}
+
+
+def _list_objects(
+    client: ApiClient,
+    object_type: str,
+    *,
+    landing_dir: Path,
+    start: datetime,
+    end: datetime,
+    extracted_at: datetime,
+    limiter: RateLimiter | None,
+) -> tuple[Path, list[str]]:
+    """Land a whole object type (live, then archived) from the list endpoint."""
+    landing = _Landing(landing_dir, object_type, start, end, extracted_at, client)
+    ids: dict[str, None] = {}
+    for archived in (False, True):
+        for text, results in list_pages(client, object_type, archived=archived, limiter=limiter):
+            landing.add(text, len(results))
+            for record in results:
+                if record.get("id") is not None:
+                    ids[str(record["id"])] = None
+    manifest = landing.finish(
+        {
+            "object_type": object_type,
+            "endpoint": f"/crm/v3/objects/{object_type}",
+            "archived": [False, True],
+            "properties": list(PROPERTIES[object_type]),
+            "limit": MAX_LIST_LIMIT,
+            "unique_ids": len(ids),
+        }
+    )
+    return manifest, list(ids)
+
+
 def _extract_objects(
     client: ApiClient,
     object_type: str,
@@ -312,6 +389,7 @@ def extract_hubspot(
     search_rate_per_sec: float = 4.5,
     rate_per_sec: float = 9.0,
     initial_start: datetime | None = FIRST_LOAD_START,
+    full_load_via_list: bool = True,
     client: ApiClient | None = None,
 ) -> list[Path]:
     """Land contacts, deals and deal-contact links changed in the window; return manifests.
@@ -330,6 +408,8 @@ def extract_hubspot(
         rate_per_sec: Cap for other calls (HubSpot: 100-200 per 10 s by tier).
         initial_start: Window start for an entity without a cursor (first load); the
             default fetches the whole CRM once. None starts at ``interval_start``.
+        full_load_via_list: Read a first load through the list endpoints (fast, with
+            archived objects) rather than search.
         client: A ready client (tests); otherwise one is built from ``creds``.
 
     Returns:
@@ -349,16 +429,27 @@ def extract_hubspot(
     try:
         if "contacts" in entities:
             start = window_start(landing_dir, interval_start, ["contacts"], initial_start)
-            path, ids = _extract_objects(
-                api,
-                "contacts",
-                landing_dir=landing_dir,
-                start=start,
-                end=end,
-                extracted_at=extracted_at,
-                page_limit=page_limit,
-                limiter=search_limiter,
-            )
+            if _first_load(landing_dir, ["contacts"], initial_start, full_load_via_list):
+                path, ids = _list_objects(
+                    api,
+                    "contacts",
+                    landing_dir=landing_dir,
+                    start=start,
+                    end=end,
+                    extracted_at=extracted_at,
+                    limiter=limiter,
+                )
+            else:
+                path, ids = _extract_objects(
+                    api,
+                    "contacts",
+                    landing_dir=landing_dir,
+                    start=start,
+                    end=end,
+                    extracted_at=extracted_at,
+                    page_limit=page_limit,
+                    limiter=search_limiter,
+                )
             manifests.append(path)
             log.info("hubspot: contacts %s..%s: %d ids", iso_utc(start), iso_utc(end), len(ids))
         if "deals" in entities or "deal_contacts" in entities:
@@ -367,16 +458,29 @@ def extract_hubspot(
             start = window_start(
                 landing_dir, interval_start, ["deals", "deal_contacts"], initial_start
             )
-            path, deal_ids = _extract_objects(
-                api,
-                "deals",
-                landing_dir=landing_dir,
-                start=start,
-                end=end,
-                extracted_at=extracted_at,
-                page_limit=page_limit,
-                limiter=search_limiter,
-            )
+            if _first_load(
+                landing_dir, ["deals", "deal_contacts"], initial_start, full_load_via_list
+            ):
+                path, deal_ids = _list_objects(
+                    api,
+                    "deals",
+                    landing_dir=landing_dir,
+                    start=start,
+                    end=end,
+                    extracted_at=extracted_at,
+                    limiter=limiter,
+                )
+            else:
+                path, deal_ids = _extract_objects(
+                    api,
+                    "deals",
+                    landing_dir=landing_dir,
+                    start=start,
+                    end=end,
+                    extracted_at=extracted_at,
+                    page_limit=page_limit,
+                    limiter=search_limiter,
+                )
             if "deals" in entities:
                 manifests.append(path)
             log.info("hubspot: deals %s..%s: %d ids", iso_utc(start), iso_utc(end), len(deal_ids))
