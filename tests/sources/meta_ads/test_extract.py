@@ -64,6 +64,7 @@ def extract(
     lookback_days: int = 0,
     page_limit: int = 500,
     chunk_days: int = 31,
+    async_chunk_days: int = 92,
     retry: RetryPolicy = FAST_RETRY,
 ) -> list[Path]:
     """Run the extractor with test-friendly defaults."""
@@ -75,6 +76,8 @@ def extract(
         lookback_days=lookback_days,
         page_limit=page_limit,
         chunk_days=chunk_days,
+        async_chunk_days=async_chunk_days,
+        sleep=lambda seconds: None,
         account_ids=list(accounts),
         retry=retry,
     )
@@ -116,11 +119,26 @@ def test_paging_reassembles_exactly_the_worlds_rows(
 ) -> None:
     accounts = ("1001", "1002")
     end = START + timedelta(days=world.days)
-    paths = extract(servers, tmp_path, START, end, accounts=accounts, page_limit=2, chunk_days=4)
+    # 8 days is longer than a direct request's 4: async report jobs of 4 days each
+    paths = extract(
+        servers,
+        tmp_path,
+        START,
+        end,
+        accounts=accounts,
+        page_limit=2,
+        chunk_days=4,
+        async_chunk_days=4,
+    )
 
     manifests = [read_manifest(p) for p in paths]
     chunks = -(-world.days // 4)
     assert len(manifests) == len(accounts) * chunks  # one per account and range of 4 days
+    assert all(m.params["report_run_id"] for m in manifests)
+    requests_made = servers.meta.stats()["requests"]
+    assert requests_made["/v21.0/act_1001/insights"] == chunks  # one POST per job
+    report_path = f"/v21.0/{manifests[0].params['report_run_id']}"
+    assert requests_made[report_path] == 2  # polled: running, then completed
     assert max(len(m.pages) for m in manifests) > 2  # paged across several pages
     assert sum(m.request_count for m in manifests) == servers.meta.stats()["total"]
     first = manifests[0]

@@ -54,6 +54,9 @@ ACCOUNT_FIELDS = frozenset(
 SUPPORTED_BREAKDOWNS = frozenset({"country"})
 
 _PATH = re.compile(r"^/(v\d+\.\d+)/act_([^/]+?)(/insights)?/?$")
+_REPORT_PATH = re.compile(r"^/(v\d+\.\d+)/(\d+)(/insights)?/?$")
+# Polls of an async report that answer "Job Running" before it completes.
+REPORT_POLLS_BEFORE_DONE = 1
 
 
 def _error(
@@ -173,6 +176,9 @@ class MetaAdsServer(StandinServer):
         super().__init__(token=token, clock=clock, host=host, port=port, rate_limits=rate_limits)
         self.world = world
         self.limiter = RollingLimiter(calls_per_window, window_seconds)
+        # Async report runs by id: their validated query, account and status polls.
+        self._reports: dict[str, dict[str, Any]] = {}
+        self._report_seq = 0
         self.reindex()
 
     def connection_extra(self) -> dict[str, Any]:
@@ -234,7 +240,11 @@ class MetaAdsServer(StandinServer):
     # ----------------------------------------------------------------- routing
 
     def route(self, request: Request) -> Response:
-        """Dispatch ``/vNN.0/act_{id}`` and ``/vNN.0/act_{id}/insights``."""
+        """Dispatch ``/vNN.0/act_{id}``, ``/vNN.0/act_{id}/insights`` (GET; POST starts an
+        async report) and ``/vNN.0/{report_run_id}[/insights]``."""
+        report = _REPORT_PATH.match(request.path)
+        if report is not None and report.group(1) == API_VERSION:
+            return self._report(request, report.group(2), bool(report.group(3)))
         match = _PATH.match(request.path)
         if match is None:
             return _error(
@@ -248,11 +258,8 @@ class MetaAdsServer(StandinServer):
                 f"Please update to the latest version: {API_VERSION}.",
                 2635,
             )
-        if request.method != "GET":
-            return invalid_parameter(
-                f"(#100) Unsupported {request.method.lower()} request on this stand-in; "
-                "async insight reports are not served."
-            )
+        if request.method not in ("GET", "POST") or (request.method == "POST" and not insights):
+            return invalid_parameter(f"(#100) Unsupported {request.method.lower()} request.")
         account = self._accounts.get(account_id)
         if account is None:
             return _error(
@@ -265,9 +272,50 @@ class MetaAdsServer(StandinServer):
                 error_type="GraphMethodException",
                 subcode=33,
             )
+        if insights and request.method == "POST":
+            return self._start_report(request, account)
         if insights:
             return self._insights(request, account)
         return self._account(request, account)
+
+    # ----------------------------------------------------------------- async reports
+
+    def _start_report(self, request: Request, account: AdAccount) -> Response:
+        """``POST act_{id}/insights``: validate the query now, answer a report run id."""
+        query, problem = self._insights_query(request, account)
+        if problem is not None:
+            return problem
+        with self._lock:
+            self._report_seq += 1
+            report_id = str(6_000_000_000_000 + self._report_seq)
+            self._reports[report_id] = {"account": account, "query": query, "polls": 0}
+        return Response(200, {"report_run_id": report_id}, self._usage_headers(request))
+
+    def _report(self, request: Request, report_id: str, insights: bool) -> Response:
+        """``GET {report_run_id}`` (status) and ``GET {report_run_id}/insights`` (rows)."""
+        job = self._reports.get(report_id)
+        if job is None or request.method != "GET":
+            return invalid_parameter(
+                f"(#100) Unsupported get request. Object with ID '{report_id}' does not exist",
+                subcode=33,
+            )
+        since, until = job["query"]["since"], job["query"]["until"]
+        if not insights:
+            with self._lock:
+                job["polls"] += 1
+                done = job["polls"] > REPORT_POLLS_BEFORE_DONE
+            body = {
+                "id": report_id,
+                "account_id": job["account"].account_id,
+                "async_status": "Job Completed" if done else "Job Running",
+                "async_percent_completion": 100 if done else 50,
+                "date_start": since.isoformat(),
+                "date_stop": until.isoformat(),
+            }
+            return Response(200, body)
+        if job["polls"] <= REPORT_POLLS_BEFORE_DONE:
+            return invalid_parameter("(#100) The report is not ready: poll async_status first")
+        return self._insights_page(request, job["account"], job["query"])
 
     def _account(self, request: Request, account: AdAccount) -> Response:
         fields = _split(request.param("fields")) or ["id"]
@@ -292,28 +340,37 @@ class MetaAdsServer(StandinServer):
     # ----------------------------------------------------------------- insights
 
     def _insights(self, request: Request, account: AdAccount) -> Response:
+        query, problem = self._insights_query(request, account)
+        if problem is not None:
+            return problem
+        return self._insights_page(request, account, query)
+
+    def _insights_query(
+        self, request: Request, account: AdAccount
+    ) -> tuple[dict[str, Any], Response | None]:
+        """The validated insights parameters, or Graph's error for the first bad one."""
         level = request.param("level", "campaign")
         if level != "campaign":
-            return invalid_parameter(
+            return {}, invalid_parameter(
                 f"(#100) level={level} is not served by this stand-in; use level=campaign"
             )
         increment = request.param("time_increment", "all_days")
         if increment != "1":
-            return invalid_parameter(
+            return {}, invalid_parameter(
                 f"(#100) time_increment={increment} is not served by this stand-in; "
                 "use time_increment=1"
             )
         breakdowns = _split(request.param("breakdowns"))
         bad = [b for b in breakdowns if b not in SUPPORTED_BREAKDOWNS]
         if bad:
-            return invalid_parameter(
+            return {}, invalid_parameter(
                 f"(#100) breakdowns[0] must be one of the following values: "
                 f"{', '.join(sorted(SUPPORTED_BREAKDOWNS))}"
             )
         fields = _split(request.param("fields")) or list(DEFAULT_INSIGHT_FIELDS)
         unknown = [f for f in fields if f not in INSIGHT_FIELDS]
         if unknown:
-            return invalid_parameter(
+            return {}, invalid_parameter(
                 f"(#100) {unknown[0]} is not valid for fields param. please check "
                 "https://developers.facebook.com/docs/marketing-api/reference/ads-insights/ "
                 "for all valid values"
@@ -321,8 +378,21 @@ class MetaAdsServer(StandinServer):
         today = self.now().astimezone(account.tz).date()
         since, until, problem = _time_range(request.param("time_range"), today)
         if problem is not None:
-            return invalid_parameter(problem)
+            return {}, invalid_parameter(problem)
         assert since is not None and until is not None
+        query = {
+            "since": since,
+            "until": min(until, today),
+            "fields": fields,
+            "breakdowns": breakdowns,
+        }
+        return query, None
+
+    def _insights_page(
+        self, request: Request, account: AdAccount, query: dict[str, Any]
+    ) -> Response:
+        """One page of the rows of ``query``, with Graph's cursor paging."""
+        fields, breakdowns = query["fields"], query["breakdowns"]
         try:
             limit = int(request.param("limit") or DEFAULT_LIMIT)
         except ValueError:
@@ -334,7 +404,7 @@ class MetaAdsServer(StandinServer):
         except ValueError:
             return invalid_parameter("(#100) Invalid cursor")
 
-        rows = self._select(account, since, min(until, today), "country" in breakdowns)
+        rows = self._select(account, query["since"], query["until"], "country" in breakdowns)
         page = rows[offset : offset + limit]
         data = [self._render(account, row, fields, breakdowns) for row in page]
         headers = self._usage_headers(request)

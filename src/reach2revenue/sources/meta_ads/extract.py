@@ -5,6 +5,13 @@ with ``time_increment=1`` so every row is one day: a 90-day history of ten accou
 requests, not 900, which keeps a backfill inside Meta's rolling call budget. Each
 extraction covers its days ``[window_start, window_end)``, so a re-run lands beside the old
 one and the loader replaces exactly those account-days (days without rows included).
+Ranges longer than one chunk (a history load, a backfill) go through Meta's async report
+jobs instead, one per account and up to ``async_chunk_days`` days: ``POST
+act_{id}/insights`` with the same parameters answers a ``report_run_id``, ``GET
+{report_run_id}`` is polled until ``async_status`` is ``Job Completed`` (``Job Failed`` or
+``Job Skipped`` fail the extraction), and ``GET {report_run_id}/insights`` pages the rows
+in the same shape. Meta recommends them for large requests; they also spare the call
+budget.
 Meta restates recent days (late attribution), so every run re-fetches ``lookback_days``
 before its interval; and if the cursor shows that earlier days were never loaded (a failed
 or missed run), the run starts at the cursor instead.
@@ -14,14 +21,15 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 from reach2revenue.contracts import Credentials
 from reach2revenue.cursors import read_cursor
-from reach2revenue.http_client import ApiClient, RetryPolicy
+from reach2revenue.http_client import ApiClient, ApiRequestError, RetryPolicy
 from reach2revenue.landing import (
     Manifest,
     extraction_stamp,
@@ -77,17 +85,81 @@ def day_ranges(days: Sequence[date], chunk_days: int) -> list[tuple[date, date]]
     ]
 
 
-def _pages(
-    client: ApiClient, account_id: str, since: date, until: date, page_limit: int
-) -> Iterator[tuple[str, int]]:
-    """Yield ``(response text, row count)`` for each page of one account's range."""
+def _query(since: date, until: date, page_limit: int) -> dict[str, Any]:
+    """The insights parameters as sent on the wire (JSON and comma lists as text)."""
     request = insights_params(since, until, page_limit)
-    params: dict[str, Any] | None = {
+    return {
         **request,
         "time_range": json.dumps(request["time_range"]),
         "fields": ",".join(request["fields"]),
     }
+
+
+ASYNC_DONE = "Job Completed"
+ASYNC_FAILED = frozenset({"Job Failed", "Job Skipped"})
+
+
+def start_report(
+    client: ApiClient,
+    account_id: str,
+    since: date,
+    until: date,
+    page_limit: int,
+    *,
+    poll_seconds: float = 2.0,
+    timeout_seconds: float = 1800.0,
+    sleep: Callable[[float], None] = time.sleep,
+) -> str:
+    """Run one async insights report to completion; return its ``report_run_id``."""
     url = f"{GRAPH_API_VERSION}/act_{account_id}/insights"
+    started = client.request("POST", url, params=_query(since, until, page_limit))
+    data = started.data if isinstance(started.data, dict) else {}
+    report_id = str(data.get("report_run_id") or "")
+    if not report_id:
+        raise ApiRequestError(SOURCE, "POST", started.url, started.status, "no report_run_id")
+    waited, polls = 0.0, 0
+    while True:
+        status = client.get(
+            f"{GRAPH_API_VERSION}/{report_id}", {"fields": "async_status,async_percent_completion"}
+        )
+        body = status.data if isinstance(status.data, dict) else {}
+        state = str(body.get("async_status"))
+        if state == ASYNC_DONE:
+            return report_id
+        if state in ASYNC_FAILED:
+            raise ApiRequestError(
+                SOURCE, "GET", status.url, status.status, f"async report {report_id}: {state}"
+            )
+        if waited >= timeout_seconds:
+            raise ApiRequestError(
+                SOURCE,
+                "GET",
+                status.url,
+                status.status,
+                f"async report {report_id} not done after {waited:.0f}s ({state}, "
+                f"{body.get('async_percent_completion')}%)",
+            )
+        # Small reports finish in a second: poll soon, then back off to poll_seconds.
+        pause = min(poll_seconds, 0.25 * 2**polls)
+        sleep(pause)
+        waited += pause
+        polls += 1
+
+
+def _pages(
+    client: ApiClient,
+    account_id: str,
+    since: date,
+    until: date,
+    page_limit: int,
+    report_id: str | None = None,
+) -> Iterator[tuple[str, int]]:
+    """Yield ``(response text, row count)`` for each page of one account's range (of a
+    finished async report when ``report_id`` is given)."""
+    params: dict[str, Any] | None = _query(since, until, page_limit)
+    url = f"{GRAPH_API_VERSION}/act_{account_id}/insights"
+    if report_id is not None:
+        url, params = f"{GRAPH_API_VERSION}/{report_id}/insights", {"limit": page_limit}
     while True:
         response = client.get(url, params)
         data = response.data if isinstance(response.data, dict) else {}
@@ -108,16 +180,25 @@ def extract_account_range(
     *,
     landing_dir: Path,
     page_limit: int = 500,
+    use_async: bool = False,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> Path:
-    """Fetch every page of one account's insights for days ``since..until`` (inclusive);
-    land them and a manifest whose window is ``[since, until + 1 day)``."""
+    """Fetch every page of one account's insights for days ``since..until`` (inclusive),
+    directly or through an async report; land them and a manifest whose window is
+    ``[since, until + 1 day)``."""
     extracted_at = utc_now()
     extraction_id = f"{account_id}-{extraction_stamp(extracted_at)}"
     directory = partition_dir(landing_dir, SOURCE, ENTITY, until.isoformat(), extraction_id)
     requests_before = client.request_count
     pages: list[str] = []
     records = 0
-    for index, (text, count) in enumerate(_pages(client, account_id, since, until, page_limit), 1):
+    report_id = (
+        start_report(client, account_id, since, until, page_limit, sleep=sleep)
+        if use_async
+        else None
+    )
+    pages_of_range = _pages(client, account_id, since, until, page_limit, report_id)
+    for index, (text, count) in enumerate(pages_of_range, 1):
         pages.append(write_page(directory, index, text, client.secrets))
         records += count
     manifest = Manifest(
@@ -135,6 +216,7 @@ def extract_account_range(
             "api_version": GRAPH_API_VERSION,
             "account_id": account_id,
             **insights_params(since, until, page_limit),
+            **({"report_run_id": report_id} if report_id else {}),
         },
     )
     return write_manifest(directory, manifest)
@@ -149,6 +231,8 @@ def extract_meta_ads(
     lookback_days: int = 3,
     page_limit: int = 500,
     chunk_days: int = 31,
+    async_chunk_days: int = 92,
+    sleep: Callable[[float], None] = time.sleep,
     account_ids: Sequence[str] | None = None,
     retry: RetryPolicy | None = None,
     client: ApiClient | None = None,
@@ -162,7 +246,10 @@ def extract_meta_ads(
         landing_dir: Root of the landing zone.
         lookback_days: Days before ``interval_start`` fetched again (Meta restates them).
         page_limit: ``limit`` per page.
-        chunk_days: Report days per request (one extraction per account and chunk).
+        chunk_days: Report days per direct request (one extraction per account and chunk).
+            A longer range goes through async report jobs of ``async_chunk_days`` each.
+        async_chunk_days: Report days per async report job.
+        sleep: Waits between async status polls (tests pass a no-op).
         account_ids: Overrides the options' account ids.
         retry: Retry policy (tests use tiny delays).
         client: A ready client (tests); otherwise one is built from ``creds``.
@@ -184,8 +271,9 @@ def extract_meta_ads(
     api = client or ApiClient(SOURCE, creds.base_url, creds.token, retry=retry, errors=ERRORS)
     manifests: list[Path] = []
     try:
+        use_async = len(days) > chunk_days
         for account_id in accounts:
-            for since, until in day_ranges(days, chunk_days):
+            for since, until in day_ranges(days, async_chunk_days if use_async else chunk_days):
                 manifests.append(
                     extract_account_range(
                         api,
@@ -194,6 +282,8 @@ def extract_meta_ads(
                         until,
                         landing_dir=Path(landing_dir),
                         page_limit=page_limit,
+                        use_async=use_async,
+                        sleep=sleep,
                     )
                 )
     finally:
