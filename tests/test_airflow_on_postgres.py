@@ -18,6 +18,7 @@ from reach2revenue import airflow_runner, verify
 from reach2revenue.sandbox.standins import start_standins
 from reach2revenue.sandbox.world import World
 from reach2revenue.settings import Settings
+from reach2revenue.sources import SOURCE_NAMES
 
 pytestmark = pytest.mark.slow
 
@@ -75,9 +76,7 @@ def test_dag_runs_with_postgres_metadata(metadata_db: str, tmp_path) -> None:
             (airflow_runner.DAG_ID,),
         )
         tasks = (
-            "extract_meta_ads",
-            "extract_hubspot",
-            "extract_ecb_fx",
+            *(f"extract_{name}" for name in SOURCE_NAMES),
             "load_and_validate",
             "dbt_build",
             "publish",

@@ -23,6 +23,7 @@ from reach2revenue import airflow_runner, verify
 from reach2revenue.sandbox.standins import StandinServers, start_standins
 from reach2revenue.sandbox.world import World
 from reach2revenue.settings import Settings
+from reach2revenue.sources import SOURCE_NAMES, raw_tables
 
 pytestmark = pytest.mark.slow
 
@@ -74,15 +75,8 @@ def _history_conf() -> dict[str, str]:
 
 
 def _snapshot(path: Path) -> dict[str, list[tuple]]:
-    tables = [
-        "raw.meta_ads_insights",
-        "raw.hubspot_contacts",
-        "raw.hubspot_deals",
-        "raw.hubspot_deal_contacts",
-        "raw.ecb_fx_rates",
-        "raw.ecb_fx_rate_overrides",
-        "main.region_daily_performance",
-    ]
+    tables = [t.qualified_name for t in raw_tables().values()]
+    tables.append("main.region_daily_performance")
     with duckdb.connect(str(path), read_only=True) as con:
         snapshot = {}
         for table in tables:
@@ -103,10 +97,7 @@ def _snapshot(path: Path) -> dict[str, list[tuple]]:
 
 def _assert_ran(result) -> None:
     assert result.succeeded, f"DAG run failed:\n{result.log_tail(80)}"
-    assert result.task_states == {
-        "extract_meta_ads": "success",
-        "extract_hubspot": "success",
-        "extract_ecb_fx": "success",
+    assert result.task_states == {f"extract_{name}": "success" for name in SOURCE_NAMES} | {
         "load_and_validate": "success",
         "dbt_build": "success",
         "publish": "success",

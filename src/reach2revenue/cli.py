@@ -51,9 +51,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     serve = commands.add_parser("serve", help="serve a saved world with the stand-in APIs")
     serve.add_argument("--world", type=Path, required=True)
-    serve.add_argument("--meta-port", type=int, default=8801)
-    serve.add_argument("--hubspot-port", type=int, default=8802)
-    serve.add_argument("--ecb-port", type=int, default=8803)
+    serve.add_argument(
+        "--port",
+        action="append",
+        default=[],
+        metavar="SOURCE=PORT",
+        help="fixed port of one source's stand-in, e.g. --port hubspot=8802 "
+        "(repeatable; the others get free ports)",
+    )
     serve.add_argument("--host", default="127.0.0.1", help="0.0.0.0 inside a container")
 
     report = commands.add_parser("report", help="print the per-region table of a warehouse")
@@ -65,8 +70,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "generate":
         return run_generate(args.out, args.start, args.days, args.scale, args.seed)
     if args.command == "serve":
-        ports = {"meta_ads": args.meta_port, "hubspot": args.hubspot_port, "ecb_fx": args.ecb_port}
-        return run_serve(args.world, args.host, ports)
+        from reach2revenue.sandbox.standins.__main__ import parse_ports
+
+        return run_serve(args.world, args.host, parse_ports(args.port))
     if args.command == "report":
         path = args.warehouse or Settings.from_env().published_path
         print_region_table(path)
@@ -147,10 +153,8 @@ def run_demo(home: Path, *, days: int, scale: float, seed: int) -> int:
 
     token = secrets.token_urlsafe(24)
     with start_standins(world, token=token) as servers:
-        console.print(
-            f"[green]✓[/] stand-ins: Meta Ads {servers.meta_url}, HubSpot {servers.hubspot_url}, "
-            f"ECB {servers.ecb_url}"
-        )
+        listed = ", ".join(f"{name} {server.url}" for name, server in servers.servers.items())
+        console.print(f"[green]✓[/] stand-ins: {listed}")
         connections = servers.connections(token)
         env = airflow_runner.airflow_environment(home / "airflow", settings, connections)
         with console.status("preparing Airflow metadata (SQLite)"):
