@@ -12,7 +12,8 @@ Files: ``<landing>/_state/<source>__<entity>.json``.
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from reach2revenue.landing import atomic_write_text, iso_utc, utc_now
@@ -65,3 +66,33 @@ def advance_cursor(
         cursor_path(landing_dir, source, entity), json.dumps(payload, indent=2) + "\n"
     )
     return new
+
+
+def report_days(
+    landing_dir: Path,
+    source: str,
+    entity: str,
+    interval_start: date,
+    interval_end: date,
+    lookback_days: int,
+) -> list[date]:
+    """Report days a report API must fetch: ``[effective_start, interval_end)``.
+
+    ``effective_start`` is ``interval_start - lookback_days`` (platforms restate recent
+    days), moved earlier to the cursor's day when the cursor lies before it: nothing was
+    loaded since, so no gap is left after a failed or missed run.
+    """
+    start = interval_start - timedelta(days=max(0, lookback_days))
+    cursor = read_cursor(landing_dir, source, entity)
+    if cursor is not None and cursor.date() < start:
+        start = cursor.date()
+    return [start + timedelta(days=n) for n in range((interval_end - start).days)]
+
+
+def day_ranges(days: Sequence[date], chunk_days: int) -> list[tuple[date, date]]:
+    """Consecutive days cut into ``(first, last)`` ranges of at most ``chunk_days``."""
+    if chunk_days < 1:
+        raise ValueError(f"chunk_days must be at least 1, not {chunk_days}")
+    return [
+        (days[n], days[min(n + chunk_days, len(days)) - 1]) for n in range(0, len(days), chunk_days)
+    ]

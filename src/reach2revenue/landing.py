@@ -17,7 +17,7 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -219,3 +219,72 @@ def list_manifests(
             continue
         found.append(path)
     return sorted(found)
+
+
+class ExtractionWriter:
+    """The pages of one extraction, landed as they arrive, and its manifest written last.
+
+    Every extractor lands the same way: pages ``page-00001<suffix>`` in
+    ``<landing>/<source>/<entity>/date=<partition_date>/<extraction_id>/``, secrets
+    redacted, then ``_manifest.json`` (a directory without one is an interrupted
+    extraction and is never loaded).
+
+    Args:
+        request_count: reads the client's request counter (so the manifest says how many
+            requests the extraction took); None when nothing was requested.
+    """
+
+    def __init__(
+        self,
+        landing_dir: Path,
+        source: str,
+        entity: str,
+        *,
+        partition_date: str,
+        window_start: str,
+        window_end: str,
+        extraction_id: str,
+        extracted_at: datetime,
+        secrets: Iterable[str | None] = (),
+        request_count: Callable[[], int] | None = None,
+        suffix: str = ".json",
+    ) -> None:
+        self.source, self.entity = source, entity
+        self.partition_date = partition_date
+        self.window_start, self.window_end = window_start, window_end
+        self.extraction_id = extraction_id
+        self.extracted_at = extracted_at
+        self.directory = partition_dir(landing_dir, source, entity, partition_date, extraction_id)
+        self._secrets = tuple(secrets)
+        self._request_count = request_count
+        self._requests_before = request_count() if request_count else 0
+        self._suffix = suffix
+        self.pages: list[str] = []
+        self.records = 0
+
+    def add(self, text: str, records: int) -> None:
+        """Land one response body (redacted) as the next page."""
+        index = len(self.pages) + 1
+        self.pages.append(
+            write_page(self.directory, index, text, self._secrets, suffix=self._suffix)
+        )
+        self.records += records
+
+    def finish(self, params: dict[str, Any]) -> Path:
+        """Write the manifest (``params``: the non-secret request parameters); return it."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        requests = (self._request_count() - self._requests_before) if self._request_count else 0
+        manifest = Manifest(
+            source=self.source,
+            entity=self.entity,
+            partition_date=self.partition_date,
+            window_start=self.window_start,
+            window_end=self.window_end,
+            extraction_id=self.extraction_id,
+            extracted_at=iso_utc(self.extracted_at),
+            pages=self.pages,
+            record_count=self.records,
+            request_count=requests,
+            params=params,
+        )
+        return write_manifest(self.directory, manifest)

@@ -29,15 +29,7 @@ from typing import Any
 from reach2revenue.contracts import Credentials
 from reach2revenue.cursors import read_cursor
 from reach2revenue.http_client import ApiClient, ApiRequestError, RateLimiter, RetryPolicy
-from reach2revenue.landing import (
-    Manifest,
-    extraction_stamp,
-    iso_utc,
-    partition_dir,
-    utc_now,
-    write_manifest,
-    write_page,
-)
+from reach2revenue.landing import ExtractionWriter, extraction_stamp, iso_utc, utc_now
 from reach2revenue.sources.hubspot.settings import MODIFIED_PROPERTY, PROPERTIES
 
 log = logging.getLogger(__name__)
@@ -112,54 +104,29 @@ def _first_load(
     )
 
 
-class _Landing:
-    """Accumulates the pages of one entity's extraction and writes its manifest."""
-
-    def __init__(
-        self,
-        landing_dir: Path,
-        entity: str,
-        start: datetime,
-        end: datetime,
-        extracted_at: datetime,
-        client: ApiClient,
-    ) -> None:
-        self.entity = entity
-        self.start = start
-        self.end = end
-        self.extracted_at = extracted_at
-        self.extraction_id = extraction_stamp(extracted_at)
+def _writer(
+    landing_dir: Path,
+    entity: str,
+    start: datetime,
+    end: datetime,
+    extracted_at: datetime,
+    client: ApiClient,
+) -> ExtractionWriter:
+    """The landing of one entity's extraction over the window ``[start, end)``."""
+    return ExtractionWriter(
+        landing_dir,
+        SOURCE,
+        entity,
         # The last day the window covers: a nightly run lands under its own day, and a
         # first load (window from 1970) under the day it loaded through, not under 1970.
-        self.partition_date = (end - timedelta(microseconds=1)).date().isoformat()
-        self.directory = partition_dir(
-            landing_dir, SOURCE, entity, self.partition_date, self.extraction_id
-        )
-        self.client = client
-        self.pages: list[str] = []
-        self.records = 0
-        self._requests_before = client.request_count
-
-    def add(self, text: str, records: int) -> None:
-        index = len(self.pages) + 1
-        self.pages.append(write_page(self.directory, index, text, self.client.secrets))
-        self.records += records
-
-    def finish(self, params: dict[str, Any]) -> Path:
-        manifest = Manifest(
-            source=SOURCE,
-            entity=self.entity,
-            partition_date=self.partition_date,
-            window_start=iso_utc(self.start),
-            window_end=iso_utc(self.end),
-            extraction_id=self.extraction_id,
-            extracted_at=iso_utc(self.extracted_at),
-            pages=self.pages,
-            record_count=self.records,
-            request_count=self.client.request_count - self._requests_before,
-            params=params,
-        )
-        return write_manifest(self.directory, manifest)
+        partition_date=(end - timedelta(microseconds=1)).date().isoformat(),
+        window_start=iso_utc(start),
+        window_end=iso_utc(end),
+        extraction_id=extraction_stamp(extracted_at),
+        extracted_at=extracted_at,
+        secrets=client.secrets,
+        request_count=lambda: client.request_count,
+    )
 
 
 def search_pages(
@@ -271,7 +238,7 @@ def _list_objects(
     limiter: RateLimiter | None,
 ) -> tuple[Path, list[str]]:
     """Land a whole object type (live, then archived) from the list endpoint."""
-    landing = _Landing(landing_dir, object_type, start, end, extracted_at, client)
+    landing = _writer(landing_dir, object_type, start, end, extracted_at, client)
     ids: dict[str, None] = {}
     for archived in (False, True):
         for text, results in list_pages(client, object_type, archived=archived, limiter=limiter):
@@ -304,7 +271,7 @@ def _extract_objects(
     limiter: RateLimiter | None,
 ) -> tuple[Path, list[str]]:
     """Land one object type's search pages; return the manifest and the ids seen (ordered)."""
-    landing = _Landing(landing_dir, object_type, start, end, extracted_at, client)
+    landing = _writer(landing_dir, object_type, start, end, extracted_at, client)
     ids: dict[str, None] = {}
     stats: dict[str, int] = {}
     start_ms, end_ms = to_epoch_ms(start), to_epoch_ms(end)
@@ -352,7 +319,7 @@ def _extract_deal_contacts(
     The requested ids are kept in the manifest: a deal whose contacts were all removed is
     absent from the response, and the loader must still clear its old links.
     """
-    landing = _Landing(landing_dir, "deal_contacts", start, end, extracted_at, client)
+    landing = _writer(landing_dir, "deal_contacts", start, end, extracted_at, client)
     pending: list[dict[str, str]] = [{"id": deal_id} for deal_id in deal_ids]
     while pending:
         chunk, pending = pending[:ASSOCIATION_BATCH_SIZE], pending[ASSOCIATION_BATCH_SIZE:]

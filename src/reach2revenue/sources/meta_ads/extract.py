@@ -27,18 +27,11 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+from reach2revenue import cursors
 from reach2revenue.contracts import Credentials
-from reach2revenue.cursors import read_cursor
+from reach2revenue.cursors import day_ranges
 from reach2revenue.http_client import ApiClient, ApiRequestError, RetryPolicy
-from reach2revenue.landing import (
-    Manifest,
-    extraction_stamp,
-    iso_utc,
-    partition_dir,
-    utc_now,
-    write_manifest,
-    write_page,
-)
+from reach2revenue.landing import ExtractionWriter, extraction_stamp, utc_now
 from reach2revenue.sources.meta_ads.errors import ERRORS
 from reach2revenue.sources.meta_ads.settings import GRAPH_API_VERSION, INSIGHTS_FIELDS
 
@@ -51,16 +44,10 @@ ENTITY = "insights"
 def report_days(
     landing_dir: Path, interval_start: date, interval_end: date, lookback_days: int
 ) -> list[date]:
-    """Report days to fetch: ``[effective_start, interval_end)``.
-
-    ``effective_start`` is ``interval_start - lookback_days``, moved earlier to the cursor
-    day when the cursor lies before it (nothing loaded since: no gap is left).
-    """
-    start = interval_start - timedelta(days=max(0, lookback_days))
-    cursor = read_cursor(landing_dir, SOURCE, ENTITY)
-    if cursor is not None and cursor.date() < start:
-        start = cursor.date()
-    return [start + timedelta(days=n) for n in range((interval_end - start).days)]
+    """Report days to fetch (the cursor-aware window of `cursors.report_days`)."""
+    return cursors.report_days(
+        landing_dir, SOURCE, ENTITY, interval_start, interval_end, lookback_days
+    )
 
 
 def insights_params(since: date, until: date, page_limit: int) -> dict[str, Any]:
@@ -74,15 +61,6 @@ def insights_params(since: date, until: date, page_limit: int) -> dict[str, Any]
         "fields": list(INSIGHTS_FIELDS),
         "limit": page_limit,
     }
-
-
-def day_ranges(days: Sequence[date], chunk_days: int) -> list[tuple[date, date]]:
-    """Consecutive days cut into ``(first, last)`` ranges of at most ``chunk_days``."""
-    if chunk_days < 1:
-        raise ValueError(f"chunk_days must be at least 1, not {chunk_days}")
-    return [
-        (days[n], days[min(n + chunk_days, len(days)) - 1]) for n in range(0, len(days), chunk_days)
-    ]
 
 
 def _query(since: date, until: date, page_limit: int) -> dict[str, Any]:
@@ -187,39 +165,33 @@ def extract_account_range(
     directly or through an async report; land them and a manifest whose window is
     ``[since, until + 1 day)``."""
     extracted_at = utc_now()
-    extraction_id = f"{account_id}-{extraction_stamp(extracted_at)}"
-    directory = partition_dir(landing_dir, SOURCE, ENTITY, until.isoformat(), extraction_id)
-    requests_before = client.request_count
-    pages: list[str] = []
-    records = 0
+    writer = ExtractionWriter(
+        landing_dir,
+        SOURCE,
+        ENTITY,
+        partition_date=until.isoformat(),
+        window_start=since.isoformat(),
+        window_end=(until + timedelta(days=1)).isoformat(),
+        extraction_id=f"{account_id}-{extraction_stamp(extracted_at)}",
+        extracted_at=extracted_at,
+        secrets=client.secrets,
+        request_count=lambda: client.request_count,
+    )
     report_id = (
         start_report(client, account_id, since, until, page_limit, sleep=sleep)
         if use_async
         else None
     )
-    pages_of_range = _pages(client, account_id, since, until, page_limit, report_id)
-    for index, (text, count) in enumerate(pages_of_range, 1):
-        pages.append(write_page(directory, index, text, client.secrets))
-        records += count
-    manifest = Manifest(
-        source=SOURCE,
-        entity=ENTITY,
-        partition_date=until.isoformat(),
-        window_start=since.isoformat(),
-        window_end=(until + timedelta(days=1)).isoformat(),
-        extraction_id=extraction_id,
-        extracted_at=iso_utc(extracted_at),
-        pages=pages,
-        record_count=records,
-        request_count=client.request_count - requests_before,
-        params={
+    for text, count in _pages(client, account_id, since, until, page_limit, report_id):
+        writer.add(text, count)
+    return writer.finish(
+        {
             "api_version": GRAPH_API_VERSION,
             "account_id": account_id,
             **insights_params(since, until, page_limit),
             **({"report_run_id": report_id} if report_id else {}),
-        },
+        }
     )
-    return write_manifest(directory, manifest)
 
 
 def extract_meta_ads(
