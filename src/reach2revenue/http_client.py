@@ -20,7 +20,7 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -30,6 +30,7 @@ import requests
 
 from reach2revenue.contracts import ErrorPolicy
 from reach2revenue.landing import redact, utc_now
+from reach2revenue.paginators import Paginator
 
 log = logging.getLogger(__name__)
 
@@ -284,6 +285,22 @@ class ApiClient:
         ``accept`` asks for a non-JSON media type (``text/csv``): see `request`.
         """
         return self.request("GET", path_or_url, params=params, limiter=limiter, accept=accept)
+
+    def pages(
+        self,
+        path_or_url: str,
+        params: Mapping[str, Any] | None,
+        paginator: Paginator,
+        *,
+        limiter: RateLimiter | None = None,
+    ) -> Iterator[ApiResponse]:
+        """GET every page of a listing, as the API's ``paginator`` says where the next is."""
+        url: str | None = path_or_url
+        while url is not None:
+            response = self.get(url, params, limiter=limiter)
+            yield response
+            step = paginator.next_page(url, params, response.data)
+            url, params = (step.url, step.params) if step is not None else (None, None)
 
     def post(self, path: str, json_body: Any, *, limiter: RateLimiter | None = None) -> ApiResponse:
         """POST a JSON body with retries."""

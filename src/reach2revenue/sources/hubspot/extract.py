@@ -30,6 +30,7 @@ from reach2revenue.contracts import Credentials
 from reach2revenue.cursors import read_cursor
 from reach2revenue.http_client import ApiClient, ApiRequestError, RateLimiter, RetryPolicy
 from reach2revenue.landing import ExtractionWriter, extraction_stamp, iso_utc, utc_now
+from reach2revenue.paginators import CursorParamPaginator
 from reach2revenue.sources.hubspot.settings import MODIFIED_PROPERTY, PROPERTIES
 
 log = logging.getLogger(__name__)
@@ -199,6 +200,8 @@ def search_pages(
 
 
 MAX_LIST_LIMIT = 100  # HubSpot's page size cap for the list endpoints
+# The list endpoints answer `paging.next.after`, sent back as `after` with the same query.
+LIST_PAGINATOR = CursorParamPaginator(cursor=("paging", "next", "after"), param="after")
 
 
 def list_pages(
@@ -209,22 +212,16 @@ def list_pages(
     limiter: RateLimiter | None = None,
 ) -> Iterator[tuple[str, list[dict[str, Any]]]]:
     """Yield ``(response text, results)`` for every page of the list endpoint."""
-    path = f"crm/v3/objects/{object_type}"
-    params: dict[str, Any] | None = {
+    params = {
         "limit": MAX_LIST_LIMIT,
         "properties": ",".join(PROPERTIES[object_type]),
         "archived": "true" if archived else "false",
     }
-    while True:
-        response = client.get(path, params, limiter=limiter)
+    for response in client.pages(
+        f"crm/v3/objects/{object_type}", params, LIST_PAGINATOR, limiter=limiter
+    ):
         data = response.data if isinstance(response.data, dict) else {}
-        results = list(data.get("results") or [])
-        yield response.text, results
-        next_after = ((data.get("paging") or {}).get("next") or {}).get("after")
-        if not next_after or not results:
-            return
-        assert params is not None
-        params = {**params, "after": str(next_after)}
+        yield response.text, list(data.get("results") or [])
 
 
 def _list_objects(

@@ -32,6 +32,7 @@ from reach2revenue.contracts import Credentials
 from reach2revenue.cursors import day_ranges
 from reach2revenue.http_client import ApiClient, ApiRequestError, RetryPolicy
 from reach2revenue.landing import ExtractionWriter, extraction_stamp, utc_now
+from reach2revenue.paginators import NextLinkPaginator
 from reach2revenue.sources.meta_ads.errors import ERRORS
 from reach2revenue.sources.meta_ads.settings import GRAPH_API_VERSION, INSIGHTS_FIELDS
 
@@ -73,6 +74,8 @@ def _query(since: date, until: date, page_limit: int) -> dict[str, Any]:
     }
 
 
+# Graph's `paging.next` carries every parameter and the cursor; an empty page ends it.
+PAGINATOR = NextLinkPaginator(link=("paging", "next"), items=("data",))
 ASYNC_DONE = "Job Completed"
 ASYNC_FAILED = frozenset({"Job Failed", "Job Skipped"})
 
@@ -138,16 +141,9 @@ def _pages(
     url = f"{GRAPH_API_VERSION}/act_{account_id}/insights"
     if report_id is not None:
         url, params = f"{GRAPH_API_VERSION}/{report_id}/insights", {"limit": page_limit}
-    while True:
-        response = client.get(url, params)
+    for response in client.pages(url, params, PAGINATOR):
         data = response.data if isinstance(response.data, dict) else {}
-        rows = data.get("data") or []
-        yield response.text, len(rows)
-        next_url = (data.get("paging") or {}).get("next")
-        if not next_url or not rows:
-            return
-        # `next` carries every parameter (and the cursor); sending ours again would clash.
-        url, params = next_url, None
+        yield response.text, len(data.get("data") or [])
 
 
 def extract_account_range(
