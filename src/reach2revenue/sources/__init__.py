@@ -9,9 +9,17 @@ cheap (no HTTP library, pandas or DuckDB): extractors import their heavy parts l
 from __future__ import annotations
 
 from reach2revenue.contracts import RawTable, Source, SourceKind, tables_by_key
-from reach2revenue.sources import ecb_fx, hubspot, meta_ads
+from reach2revenue.sources import ecb_fx, hubspot, linkedin_ads, meta_ads
 
-SOURCES: dict[str, Source] = {s.name: s for s in (ecb_fx.SOURCE, meta_ads.SOURCE, hubspot.SOURCE)}
+SOURCES: dict[str, Source] = {
+    s.name: s
+    for s in (
+        ecb_fx.SOURCE,
+        meta_ads.SOURCE,
+        hubspot.SOURCE,
+        linkedin_ads.SOURCE,
+    )
+}
 
 SOURCE_NAMES: tuple[str, ...] = tuple(SOURCES)
 

@@ -589,7 +589,7 @@ def test_process_entry_point_prints_the_ecb_url(tmp_path: Path) -> None:
     try:
         assert process.stdout is not None
         urls = json.loads(process.stdout.readline())
-        assert set(urls) == {"meta_ads_url", "hubspot_url", "ecb_fx_url"}
+        assert {"meta_ads_url", "hubspot_url", "ecb_fx_url"} <= set(urls)
         answer = requests.get(
             f"{urls['ecb_fx_url']}{SERIES_PATH}/{ALL_CURRENCIES_KEY}",
             params={"format": "csvdata", "startPeriod": "2024-07-01", "endPeriod": "2024-07-01"},

@@ -24,13 +24,19 @@ from typing import Any
 from reach2revenue.sandbox.standins._http import StandinServer
 from reach2revenue.sandbox.standins.ecb import EcbServer
 from reach2revenue.sandbox.standins.hubspot import HubSpotServer
+from reach2revenue.sandbox.standins.linkedin_ads import LinkedInAdsServer
 from reach2revenue.sandbox.standins.meta_ads import MetaAdsServer
 from reach2revenue.sandbox.world import World
 
 DEFAULT_TOKEN = "standin-token"
 
 #: The stand-in of each source; a new source adds its server class here.
-STANDIN_TYPES: tuple[type[StandinServer], ...] = (EcbServer, MetaAdsServer, HubSpotServer)
+STANDIN_TYPES: tuple[type[StandinServer], ...] = (
+    EcbServer,
+    MetaAdsServer,
+    HubSpotServer,
+    LinkedInAdsServer,
+)
 
 __all__ = [
     "DEFAULT_TOKEN",

@@ -1,0 +1,129 @@
+"""LinkedIn Marketing API (versioned ``/rest``) constants, the raw columns and the options.
+
+Three raw tables, each a column -> JSON path map, so a new raw column is one entry here:
+
+- ``ad_accounts``: ``GET /rest/adAccounts/{id}``; ``currency`` is the ISO 4217 code that
+  ``costInLocalCurrency`` is reported in.
+- ``campaigns``: ``GET /rest/adAccounts/{id}/adCampaigns?q=search``; the campaign names
+  (the analytics only carry ``urn:li:sponsoredCampaign:<id>``) and a status that stays
+  ``REMOVED`` for deleted campaigns.
+- ``ad_analytics``: ``GET /rest/adAnalytics?q=statistics`` pivoted by campaign and member
+  country, one element per campaign, member country and day.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+DEFAULT_BASE_URL = "https://api.linkedin.com"
+#: ``LinkedIn-Version`` (YYYYMM). LinkedIn sunsets a version about a year after release and
+#: then answers 426 NONEXISTENT_VERSION: move it forward (option ``api_version``).
+DEFAULT_API_VERSION = "202610"
+#: Rest.li 2.0 is what makes ``List(...)`` and ``(key:value)`` query values parse.
+RESTLI_PROTOCOL_VERSION = "2.0.0"
+
+ACCOUNT_URN_PREFIX = "urn:li:sponsoredAccount:"
+CAMPAIGN_URN_PREFIX = "urn:li:sponsoredCampaign:"
+GEO_URN_PREFIX = "urn:li:geo:"
+
+#: adAnalytics has no paging and silently returns at most this many elements.
+ELEMENT_CAP = 15_000
+#: Pivots of the statistics finder, in request order (the finder allows up to three).
+PIVOTS = ("CAMPAIGN", "MEMBER_COUNTRY_V2")
+TIME_GRANULARITY = "DAILY"
+
+# raw.linkedin_ads_ad_accounts: column -> path in the adAccounts object.
+AD_ACCOUNT_FIELDS: dict[str, tuple[str, ...]] = {
+    "id": ("id",),
+    "name": ("name",),
+    "currency": ("currency",),
+    "status": ("status",),
+    "type": ("type",),
+    "reference": ("reference",),
+    "test": ("test",),
+}
+AD_ACCOUNT_COLUMNS = tuple(AD_ACCOUNT_FIELDS)
+AD_ACCOUNT_KEY = ("id",)
+
+# raw.linkedin_ads_campaigns: column -> path in an adCampaigns element. Instants are epoch
+# milliseconds (numbers), kept as their text.
+CAMPAIGN_FIELDS: dict[str, tuple[str, ...]] = {
+    "id": ("id",),
+    "name": ("name",),
+    "account": ("account",),
+    "campaign_group": ("campaignGroup",),
+    "status": ("status",),
+    "type": ("type",),
+    "objective_type": ("objectiveType",),
+    "cost_type": ("costType",),
+    "run_schedule_start": ("runSchedule", "start"),
+    "run_schedule_end": ("runSchedule", "end"),
+    "change_audit_stamps_created_time": ("changeAuditStamps", "created", "time"),
+    "change_audit_stamps_last_modified_time": ("changeAuditStamps", "lastModified", "time"),
+}
+CAMPAIGN_COLUMNS = tuple(CAMPAIGN_FIELDS)
+CAMPAIGN_KEY = ("id",)
+#: Every campaign status, asked for explicitly: removed campaigns keep their performance
+#: data, so their names are needed as long as their days are reported.
+CAMPAIGN_STATUSES = (
+    "ACTIVE",
+    "PAUSED",
+    "ARCHIVED",
+    "COMPLETED",
+    "CANCELED",
+    "DRAFT",
+    "PENDING_DELETION",
+    "REMOVED",
+)
+CAMPAIGN_PAGE_SIZE = 1000  # the search finder's largest pageSize
+
+# raw.linkedin_ads_ad_analytics: the metrics, raw column -> API field (requested as is).
+ANALYTICS_METRICS: dict[str, str] = {
+    "impressions": "impressions",
+    "clicks": "clicks",
+    "cost_in_local_currency": "costInLocalCurrency",
+    "external_website_conversions": "externalWebsiteConversions",
+    "one_click_leads": "oneClickLeads",
+}
+#: ``fields`` of the request: the dimensions of an element, then the metrics.
+ANALYTICS_FIELDS = ("dateRange", "pivotValues", *ANALYTICS_METRICS.values())
+ANALYTICS_COLUMNS = (
+    "account_id",  # the sponsored account the request's accounts facet named
+    "date_range_start",  # dateRange.start {year, month, day} written as YYYY-MM-DD
+    "date_range_end",
+    "pivot_campaign",  # the pivotValues URN of pivot CAMPAIGN
+    "pivot_member_country_v2",  # the pivotValues URN of pivot MEMBER_COUNTRY_V2
+    *ANALYTICS_METRICS,
+)
+ANALYTICS_KEY = ("account_id", "pivot_campaign", "pivot_member_country_v2", "date_range_start")
+
+_VERSION = re.compile(r"^[0-9]{4}(?:0[1-9]|1[0-2])(?:\.[0-9]{2})?$")
+
+
+@dataclass(frozen=True)
+class LinkedInAdsOptions:
+    """Connection extra ``{"account_ids": [...], "api_version": "202610"}``, or
+    ``R2R_LINKEDIN_ADS_ACCOUNT_IDS=508410001,508410002`` and ``R2R_LINKEDIN_ADS_API_VERSION``.
+
+    ``account_ids`` are sponsored ad account ids; their URN form
+    (``urn:li:sponsoredAccount:508410001``), as Campaign Manager shows it, is accepted too.
+    """
+
+    account_ids: tuple[str, ...]
+    api_version: str = DEFAULT_API_VERSION
+
+    def __post_init__(self) -> None:
+        ids = tuple(
+            i.strip().removeprefix(ACCOUNT_URN_PREFIX) for i in self.account_ids if i.strip()
+        )
+        if not ids:
+            raise ValueError("no LinkedIn ad accounts: account_ids is empty")
+        bad = [i for i in ids if not i.isdigit()]
+        if bad:
+            raise ValueError(f"LinkedIn sponsored account ids are numbers, not {bad}")
+        object.__setattr__(self, "account_ids", ids)
+        version = self.api_version.strip()
+        if not _VERSION.match(version):
+            raise ValueError(f"LinkedIn-Version is YYYYMM (e.g. 202610), not {self.api_version!r}")
+        object.__setattr__(self, "api_version", version)
