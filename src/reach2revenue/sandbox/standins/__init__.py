@@ -23,6 +23,7 @@ from typing import Any
 
 from reach2revenue.sandbox.standins._http import StandinServer
 from reach2revenue.sandbox.standins.ecb import EcbServer
+from reach2revenue.sandbox.standins.google_ads import GoogleAdsServer
 from reach2revenue.sandbox.standins.hubspot import HubSpotServer
 from reach2revenue.sandbox.standins.linkedin_ads import LinkedInAdsServer
 from reach2revenue.sandbox.standins.meta_ads import MetaAdsServer
@@ -35,6 +36,7 @@ STANDIN_TYPES: tuple[type[StandinServer], ...] = (
     EcbServer,
     MetaAdsServer,
     HubSpotServer,
+    GoogleAdsServer,
     LinkedInAdsServer,
 )
 

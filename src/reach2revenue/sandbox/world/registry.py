@@ -7,7 +7,8 @@ every part, `World.save`/`load` keep them under ``parts/<source>/``, and
 
 from __future__ import annotations
 
+from reach2revenue.sandbox.world.google_ads import GoogleAdsPart
 from reach2revenue.sandbox.world.linkedin_ads import LinkedInAdsPart
 from reach2revenue.sandbox.world.parts import WorldPart
 
-PART_TYPES: tuple[type[WorldPart], ...] = (LinkedInAdsPart,)
+PART_TYPES: tuple[type[WorldPart], ...] = (GoogleAdsPart, LinkedInAdsPart)
