@@ -29,8 +29,9 @@ from typing import Any
 
 import requests
 
+from reach2revenue import cursors
 from reach2revenue.contracts import Credentials, ErrorPolicy
-from reach2revenue.cursors import read_cursor
+from reach2revenue.cursors import day_ranges
 from reach2revenue.http_client import (
     DEFAULT_TIMEOUT,
     ApiClient,
@@ -184,25 +185,10 @@ class GoogleAdsClient(ApiClient):
 def report_days(
     landing_dir: Path, interval_start: date, interval_end: date, lookback_days: int
 ) -> list[date]:
-    """Report days to fetch: ``[effective_start, interval_end)``.
-
-    ``effective_start`` is ``interval_start - lookback_days``, moved earlier to the cursor
-    day when the cursor lies before it (nothing loaded since: no gap is left).
-    """
-    start = interval_start - timedelta(days=max(0, lookback_days))
-    cursor = read_cursor(landing_dir, SOURCE, ENTITY)
-    if cursor is not None and cursor.date() < start:
-        start = cursor.date()
-    return [start + timedelta(days=n) for n in range((interval_end - start).days)]
-
-
-def day_ranges(days: Sequence[date], chunk_days: int) -> list[tuple[date, date]]:
-    """Consecutive days cut into ``(first, last)`` ranges of at most ``chunk_days``."""
-    if chunk_days < 1:
-        raise ValueError(f"chunk_days must be at least 1, not {chunk_days}")
-    return [
-        (days[n], days[min(n + chunk_days, len(days)) - 1]) for n in range(0, len(days), chunk_days)
-    ]
+    """Report days to fetch (the cursor-aware window of `cursors.report_days`)."""
+    return cursors.report_days(
+        landing_dir, SOURCE, ENTITY, interval_start, interval_end, lookback_days
+    )
 
 
 def report_query(since: date, until: date) -> str:
