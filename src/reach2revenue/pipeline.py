@@ -158,10 +158,13 @@ def build(settings: Settings | None = None) -> dict[str, Any]:
     spellings without a region) is logged as warnings and returned under
     ``data_quality``: it does not stop the run, and it does not go unnoticed.
     """
+    from reach2revenue.sources import dbt_union_vars
     from reach2revenue.transform import dbt_build, read_data_quality_findings
 
     settings = settings or Settings.from_env()
-    summary = dbt_build(settings).to_dict()
+    # The unions read exactly the registered sources (dbt_project.yml keeps the same
+    # lists for standalone dbt runs; a test keeps the two equal).
+    summary = dbt_build(settings, extra_vars=dbt_union_vars()).to_dict()
     findings = read_data_quality_findings(settings.warehouse_path)
     for message in findings.messages(settings.fx_max_stale_days):
         log.warning("data quality: %s", message)

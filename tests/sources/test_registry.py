@@ -25,7 +25,7 @@ from reach2revenue.credentials import get_credentials
 from reach2revenue.sandbox.standins import STANDIN_TYPES, StandinServers, start_standins
 from reach2revenue.sandbox.world import World
 from reach2revenue.settings import REPO_ROOT, Settings
-from reach2revenue.sources import SOURCE_NAMES, SOURCES, get_source, raw_tables
+from reach2revenue.sources import SOURCE_NAMES, SOURCES, dbt_union_vars, get_source, raw_tables
 
 DBT = REPO_ROOT / "dbt_project"
 START = date(2026, 9, 1)
@@ -99,6 +99,7 @@ def test_dbt_union_lists_equal_the_registry() -> None:
         "ad_platforms": [n for n, s in SOURCES.items() if s.kind is SourceKind.AD_PLATFORM],
         "crms": [n for n, s in SOURCES.items() if s.kind is SourceKind.CRM],
     }
+    assert dbt_union_vars() == by_kind
     for variable, names in by_kind.items():
         assert sorted(variables[variable]) == sorted(names), variable
 

@@ -41,3 +41,11 @@ def raw_tables() -> dict[tuple[str, str], RawTable]:
 def sources_of_kind(kind: SourceKind) -> list[Source]:
     """The registered sources that feed ``kind`` (ad platforms, CRMs, reference data)."""
     return [source for source in SOURCES.values() if source.kind is kind]
+
+
+def dbt_union_vars() -> dict[str, list[str]]:
+    """The dbt vars the union models loop over: the registered sources by kind."""
+    return {
+        "ad_platforms": [s.name for s in sources_of_kind(SourceKind.AD_PLATFORM)],
+        "crms": [s.name for s in sources_of_kind(SourceKind.CRM)],
+    }

@@ -34,7 +34,7 @@ from reach2revenue.reference.fx import (
     parse_sdmx_csv,
 )
 from reach2revenue.sandbox.standins import start_standins
-from reach2revenue.sandbox.standins.ecb import (
+from reach2revenue.sandbox.standins.ecb_fx import (
     ECB_CSV_COLUMNS,
     EcbServer,
     last_published_day,

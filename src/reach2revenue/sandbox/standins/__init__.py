@@ -15,6 +15,7 @@ Run as a process with ``python -m reach2revenue.sandbox.standins --world DIR``.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,23 +23,32 @@ from types import TracebackType
 from typing import Any
 
 from reach2revenue.sandbox.standins._http import StandinServer
-from reach2revenue.sandbox.standins.ecb import EcbServer
-from reach2revenue.sandbox.standins.google_ads import GoogleAdsServer
+from reach2revenue.sandbox.standins.ecb_fx import EcbServer
 from reach2revenue.sandbox.standins.hubspot import HubSpotServer
-from reach2revenue.sandbox.standins.linkedin_ads import LinkedInAdsServer
 from reach2revenue.sandbox.standins.meta_ads import MetaAdsServer
 from reach2revenue.sandbox.world import World
+from reach2revenue.sources import SOURCE_NAMES
 
 DEFAULT_TOKEN = "standin-token"
 
-#: The stand-in of each source; a new source adds its server class here.
-STANDIN_TYPES: tuple[type[StandinServer], ...] = (
-    EcbServer,
-    MetaAdsServer,
-    HubSpotServer,
-    GoogleAdsServer,
-    LinkedInAdsServer,
-)
+
+def standin_type(source: str) -> type[StandinServer]:
+    """The stand-in of a registered source: the `StandinServer` subclass whose ``source``
+    is its name, in ``sandbox/standins/<source>.py`` (found by convention, so a new source
+    registers its stand-in by writing that module)."""
+    module = importlib.import_module(f"{__name__}.{source}")
+    for value in vars(module).values():
+        if (
+            isinstance(value, type)
+            and issubclass(value, StandinServer)
+            and getattr(value, "source", None) == source
+        ):
+            return value
+    raise LookupError(f"{module.__name__} has no StandinServer with source = {source!r}")
+
+
+#: The stand-in of each registered source, in registry order.
+STANDIN_TYPES: tuple[type[StandinServer], ...] = tuple(standin_type(n) for n in SOURCE_NAMES)
 
 __all__ = [
     "DEFAULT_TOKEN",
