@@ -1,6 +1,6 @@
 """Print the registered sources and their raw tables as a markdown table.
 
-    python -m reach2revenue.sources
+python -m reach2revenue.sources
 """
 
 from __future__ import annotations
