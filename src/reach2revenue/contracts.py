@@ -264,7 +264,7 @@ CRM_DEAL_CONTRACT: dict[str, str] = {
     "is_won": "boolean",
     "is_closed": "boolean",
     "is_deleted": "boolean",
-    "closed_at": "timestamp with time zone",  # a date-only close is midnight UTC
+    "closed_at": "timestamp with time zone",  # a date-only close: noon UTC of that date
     "created_at": "timestamp with time zone",
 }
 

@@ -9,7 +9,7 @@ cheap (no HTTP library, pandas or DuckDB): extractors import their heavy parts l
 from __future__ import annotations
 
 from reach2revenue.contracts import RawTable, Source, SourceKind, tables_by_key
-from reach2revenue.sources import ecb_fx, google_ads, hubspot, linkedin_ads, meta_ads
+from reach2revenue.sources import ecb_fx, google_ads, hubspot, linkedin_ads, meta_ads, salesforce
 
 SOURCES: dict[str, Source] = {
     s.name: s
@@ -19,6 +19,7 @@ SOURCES: dict[str, Source] = {
         hubspot.SOURCE,
         google_ads.SOURCE,
         linkedin_ads.SOURCE,
+        salesforce.SOURCE,
     )
 }
 

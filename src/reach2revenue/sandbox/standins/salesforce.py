@@ -188,8 +188,8 @@ def _encode_number(value: Any) -> Any:
 
 
 def json_text(body: Any) -> str:
-    """JSON as Salesforce sends it: Java-formatted numbers, UTF-8 text."""
-    text = json.dumps(body, ensure_ascii=False, default=_encode_number)
+    """JSON as Salesforce sends it: compact, Java-formatted numbers, UTF-8 text."""
+    text = json.dumps(body, ensure_ascii=False, separators=(",", ":"), default=_encode_number)
     return _MARKED_NUMBER.sub(r"\1", text)
 
 

@@ -7,8 +7,9 @@ the core world (calendar, countries and their spellings, FX) with its own random
 and holds every record with its full version history, so the stand-in can answer "as of
 now" and the ground truth can be stated as plain facts.
 
-What the org holds (scale 1.0, 90 days: ~560 accounts, ~1.9k contacts, ~1.8k leads, ~800
-opportunities, ~1.4k contact roles, ~25 campaigns, ~3.5k campaign members):
+What the org holds (scale 1.0, 90 days: ~575 accounts, ~1.5k contacts, ~1.8k leads, ~620
+opportunities of which ~200 won, ~880 contact roles, ~25 campaigns, ~2.9k campaign
+members; ~8.3k records with their history):
 
 - Accounts in the countries the world sells in plus a seeded sample of other countries
   of the reference data: ``BillingCountry`` as people typed it (an alias of the country,
@@ -679,11 +680,13 @@ class _Generator:
     # ----------------------------------------------------------------- countries and money
 
     def _countries(self) -> tuple[list[str], list[float]]:
-        """Where the org's customers are: the world's markets plus a sample of others."""
+        """Where the org's customers are: the core world's markets (the countries of its
+        Meta delivery and HubSpot contacts; not other parts', so this org does not change
+        when another part does) plus a seeded sample of other countries of its regions."""
         regions = set(self.seeds.regions)
-        used = getattr(self.world, "countries_used", None)
-        markets = sorted(used()) if callable(used) else []
-        markets = [code for code in markets if code in self.seeds.countries]
+        core = {str(row.get("country")) for row in getattr(self.world, "meta_insights", ())}
+        core.update(contact.country_code for contact in getattr(self.world, "contacts", ()))
+        markets = sorted(code for code in core if code in self.seeds.countries)
         others = sorted(
             code
             for code, country in self.seeds.countries.items()
@@ -695,8 +698,8 @@ class _Generator:
         return codes, weights
 
     def _currency(self, country: str) -> str:
-        """The country's legal tender if the world's rates convert it on every world day's
-        edges, else USD (what enterprise contracts in such markets are written in)."""
+        """The country's legal tender if the world's rates convert it on every day of the
+        world, else USD (what enterprise contracts in such markets are written in)."""
         if country not in self.currency_of_country:
             from babel.numbers import get_territory_currencies
 

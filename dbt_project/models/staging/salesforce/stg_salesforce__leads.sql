@@ -1,0 +1,46 @@
+-- email, first_name and last_name stop here: only a hash of the normalised email
+-- leaves staging.
+with
+
+source as (
+
+    select * from {{ source('salesforce', 'leads') }}
+
+),
+
+renamed as (
+
+    select
+
+        ----------  ids
+        id as lead_id,
+        converted_account_id,
+        converted_contact_id,
+        converted_opportunity_id,
+        case
+            when nullif(trim(email), '') is not null
+                then sha256(lower(trim(email)))
+        end as email_hash,
+
+        ----------  strings
+        country as country_raw,
+        lead_source,
+        status as lead_status,
+
+        ----------  booleans
+        coalesce(cast(is_converted as boolean), false) as is_converted,
+        coalesce(cast(is_deleted as boolean), false) as is_deleted,
+
+        ----------  dates
+        cast(nullif(trim(converted_date), '') as date) as converted_date,
+
+        ----------  timestamps
+        cast(created_date as {{ type_timestamptz() }}) as created_at,
+        cast(system_modstamp as {{ type_timestamptz() }}) as modified_at,
+        _loaded_at as loaded_at
+
+    from source
+
+)
+
+select * from renamed
