@@ -199,22 +199,34 @@ def test_after_the_fix_the_next_run_fills_the_gap(stack: Stack, first_load) -> N
 
 
 def test_every_deal_is_in_the_region_of_its_contacts_country(stack: Stack, first_load) -> None:
+    """HubSpot: the region of the deal's contact's true country; Salesforce (the world's
+    part): the region of the opportunity's account, as its won-deal facts state."""
     seeds = stack.world.seeds
     contacts = stack.world.contacts_by_id()
     with duckdb.connect(str(stack.settings.published_path), read_only=True) as con:
-        regions = dict(
-            con.execute(
-                "select deal_id, region from intermediate.int_deals_converted_to_reporting_currency"
-            ).fetchall()
-        )
+        rows = con.execute(
+            "select crm, deal_id, region, is_won and not is_deleted "
+            "from intermediate.int_deals_converted_to_reporting_currency"
+        ).fetchall()
+    hubspot = {deal_id: region for crm, deal_id, region, _ in rows if crm == "hubspot"}
     expected = {
         deal.id: seeds.region_of(contacts[deal.contact_id].country_code)
         for deal in stack.world.deals
-        if deal.id in regions
+        if deal.id in hubspot
     }
-    assert len(expected) == len(regions) > 50
-    assert regions == expected
+    assert len(expected) == len(hubspot) > 50
+    assert hubspot == expected
     assert len(set(expected.values())) >= 6
+    salesforce_won = {
+        deal_id: region for crm, deal_id, region, won in rows if crm == "salesforce" and won
+    }
+    facts = {
+        fact.deal_id: seeds.region_of(fact.country_code)
+        for fact in stack.world.parts["salesforce"].won_deal_facts(None)
+        if fact.deal_id in salesforce_won
+    }
+    assert len(facts) == len(salesforce_won) > 0
+    assert salesforce_won == facts
 
 
 def test_a_currency_without_any_rate_is_published_and_counted(stack: Stack, first_load) -> None:
