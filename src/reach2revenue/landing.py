@@ -232,6 +232,8 @@ class ExtractionWriter:
     Args:
         request_count: reads the client's request counter (so the manifest says how many
             requests the extraction took); None when nothing was requested.
+        requests_before: the counter before the extraction's first request, when that was
+            earlier than the writer (e.g. a token request made for it); default: now.
     """
 
     def __init__(
@@ -247,6 +249,7 @@ class ExtractionWriter:
         extracted_at: datetime,
         secrets: Iterable[str | None] = (),
         request_count: Callable[[], int] | None = None,
+        requests_before: int | None = None,
         suffix: str = ".json",
     ) -> None:
         self.source, self.entity = source, entity
@@ -257,7 +260,9 @@ class ExtractionWriter:
         self.directory = partition_dir(landing_dir, source, entity, partition_date, extraction_id)
         self._secrets = tuple(secrets)
         self._request_count = request_count
-        self._requests_before = request_count() if request_count else 0
+        if requests_before is None:
+            requests_before = request_count() if request_count else 0
+        self._requests_before = requests_before
         self._suffix = suffix
         self.pages: list[str] = []
         self.records = 0

@@ -55,16 +55,7 @@ from reach2revenue.http_client import (
     ApiRetryError,
     RetryPolicy,
 )
-from reach2revenue.landing import (
-    Manifest,
-    extraction_stamp,
-    iso_utc,
-    partition_dir,
-    redact,
-    utc_now,
-    write_manifest,
-    write_page,
-)
+from reach2revenue.landing import ExtractionWriter, extraction_stamp, iso_utc, redact, utc_now
 from reach2revenue.sources.salesforce.errors import ERRORS
 from reach2revenue.sources.salesforce.errors import message as error_message
 from reach2revenue.sources.salesforce.settings import (
@@ -365,56 +356,36 @@ class SalesforceApi:
 # --------------------------------------------------------------------------- landing
 
 
-class _Landing:
-    """Accumulates the pages of one object's extraction and writes its manifest."""
+def _writer(
+    landing_dir: Path,
+    entity: str,
+    start: datetime,
+    end: datetime,
+    extracted_at: datetime,
+    api: SalesforceApi,
+    requests_before: int,
+) -> ExtractionWriter:
+    """The landing of one object's extraction over ``[start, end)``.
 
-    def __init__(
-        self,
-        landing_dir: Path,
-        entity: str,
-        start: datetime,
-        end: datetime,
-        extracted_at: datetime,
-        api: SalesforceApi,
-        requests_before: int,
-    ) -> None:
-        self.entity = entity
-        self.start = start
-        self.end = end
-        self.extracted_at = extracted_at
-        self.extraction_id = extraction_stamp(extracted_at)
-        # The last day the window covers: a nightly run lands under its own day, a first
-        # load (window from 1970) under the day it loaded through.
-        last_moment = end - timedelta(microseconds=1) if end > start else start
-        self.partition_date = last_moment.date().isoformat()
-        self.directory = partition_dir(
-            landing_dir, SOURCE, entity, self.partition_date, self.extraction_id
-        )
-        self.api = api
-        self.pages: list[str] = []
-        self.records = 0
-        self._requests_before = requests_before
-
-    def add(self, text: str, records: int) -> None:
-        index = len(self.pages) + 1
-        self.pages.append(write_page(self.directory, index, text, self.api.secrets))
-        self.records += records
-
-    def finish(self, params: dict[str, Any]) -> Path:
-        manifest = Manifest(
-            source=SOURCE,
-            entity=self.entity,
-            partition_date=self.partition_date,
-            window_start=iso_utc(self.start),
-            window_end=iso_utc(self.end),
-            extraction_id=self.extraction_id,
-            extracted_at=iso_utc(self.extracted_at),
-            pages=self.pages,
-            record_count=self.records,
-            request_count=self.api.request_count - self._requests_before,
-            params=params,
-        )
-        return write_manifest(self.directory, manifest)
+    ``requests_before`` is the request count before this object's first call (so a token
+    request made for it counts too).
+    """
+    # The last day the window covers: a nightly run lands under its own day, a first load
+    # (window from 1970) under the day it loaded through.
+    last_moment = end - timedelta(microseconds=1) if end > start else start
+    return ExtractionWriter(
+        landing_dir,
+        SOURCE,
+        entity,
+        partition_date=last_moment.date().isoformat(),
+        window_start=iso_utc(start),
+        window_end=iso_utc(end),
+        extraction_id=extraction_stamp(extracted_at),
+        extracted_at=extracted_at,
+        secrets=api.secrets,
+        request_count=lambda: api.request_count,
+        requests_before=requests_before,
+    )
 
 
 def window_start(
@@ -451,7 +422,7 @@ def _extract_object(
     params: dict[str, Any],
 ) -> Path:
     """Land every batch of one object's query over ``[start, end)``; write the manifest."""
-    landing = _Landing(landing_dir, sobject.entity, start, end, extracted_at, api, requests_before)
+    landing = _writer(landing_dir, sobject.entity, start, end, extracted_at, api, requests_before)
     query_path = f"{api.data_path}/queryAll"
     queries = [build_soql(sobject, start, end)]
     url, query = query_path, {"q": queries[0]}
