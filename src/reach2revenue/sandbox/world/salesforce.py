@@ -62,14 +62,14 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from zoneinfo import ZoneInfo
 
 from reach2revenue.reference.countries import normalize_alias
-from reach2revenue.sandbox.world._generate import (
-    _COMPANY_WORDS,
-    _NAMES,
-    _ascii,
-    _company_suffix,
-    _name_groups,
-)
 from reach2revenue.sandbox.world.model import is_whole_unit_currency
+from reach2revenue.sandbox.world.names import (
+    COMPANY_WORDS,
+    NAMES,
+    ascii_name,
+    company_suffix,
+    name_groups,
+)
 from reach2revenue.sandbox.world.parts import AdFact, WonDealFact
 
 if TYPE_CHECKING:
@@ -759,10 +759,10 @@ class _Generator:
     # ----------------------------------------------------------------- people
 
     def _person(self, country: str, domain: str) -> dict[str, str]:
-        group = self.rng.choice(_name_groups(country))
-        firsts, lasts = _NAMES[group]
+        group = self.rng.choice(name_groups(country))
+        firsts, lasts = NAMES[group]
         first, last = self.rng.choice(firsts), self.rng.choice(lasts)
-        local = f"{_ascii(first)}.{_ascii(last)}"
+        local = f"{ascii_name(first)}.{ascii_name(last)}"
         email, n = f"{local}@{domain}", 2
         while email in self.emails:
             email, n = f"{local}{n}@{domain}", n + 1
@@ -771,10 +771,10 @@ class _Generator:
 
     def _company(self, country: str) -> tuple[str, str]:
         """A company name and its e-mail domain."""
-        word = self.rng.choice(_COMPANY_WORDS)
+        word = self.rng.choice(COMPANY_WORDS)
         industry = self.rng.choice(_INDUSTRIES)
-        name = f"{word.title()} {industry.split()[0]} {_company_suffix(country)}"
-        domain = f"{word}-{_ascii(industry.split()[0])}-{country.lower()}.example"
+        name = f"{word.title()} {industry.split()[0]} {company_suffix(country)}"
+        domain = f"{word}-{ascii_name(industry.split()[0])}-{country.lower()}.example"
         return name, domain
 
     # ----------------------------------------------------------------- objects
