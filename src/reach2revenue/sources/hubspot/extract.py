@@ -391,12 +391,16 @@ def extract_hubspot(
     extracted_at = utc_now()
     manifests: list[Path] = []
     try:
-        if "contacts" in entities:
-            start = window_start(landing_dir, interval_start, ["contacts"], initial_start)
-            if _first_load(landing_dir, ["contacts"], initial_start, full_load_via_list):
+
+        def objects(
+            object_type: str, cursor_entities: list[str]
+        ) -> tuple[Path, list[str], datetime]:
+            """One object type's window: a whole-CRM list load, or a search of the window."""
+            start = window_start(landing_dir, interval_start, cursor_entities, initial_start)
+            if _first_load(landing_dir, cursor_entities, initial_start, full_load_via_list):
                 path, ids = _list_objects(
                     api,
-                    "contacts",
+                    object_type,
                     landing_dir=landing_dir,
                     start=start,
                     end=end,
@@ -406,7 +410,7 @@ def extract_hubspot(
             else:
                 path, ids = _extract_objects(
                     api,
-                    "contacts",
+                    object_type,
                     landing_dir=landing_dir,
                     start=start,
                     end=end,
@@ -414,40 +418,20 @@ def extract_hubspot(
                     page_limit=page_limit,
                     limiter=search_limiter,
                 )
+            log.info(
+                "hubspot: %s %s..%s: %d ids", object_type, iso_utc(start), iso_utc(end), len(ids)
+            )
+            return path, ids, start
+
+        if "contacts" in entities:
+            path, _, _ = objects("contacts", ["contacts"])
             manifests.append(path)
-            log.info("hubspot: contacts %s..%s: %d ids", iso_utc(start), iso_utc(end), len(ids))
         if "deals" in entities or "deal_contacts" in entities:
             # Links are fetched for the deals found, so the deals window must also cover
             # any gap left in deal_contacts.
-            start = window_start(
-                landing_dir, interval_start, ["deals", "deal_contacts"], initial_start
-            )
-            if _first_load(
-                landing_dir, ["deals", "deal_contacts"], initial_start, full_load_via_list
-            ):
-                path, deal_ids = _list_objects(
-                    api,
-                    "deals",
-                    landing_dir=landing_dir,
-                    start=start,
-                    end=end,
-                    extracted_at=extracted_at,
-                    limiter=limiter,
-                )
-            else:
-                path, deal_ids = _extract_objects(
-                    api,
-                    "deals",
-                    landing_dir=landing_dir,
-                    start=start,
-                    end=end,
-                    extracted_at=extracted_at,
-                    page_limit=page_limit,
-                    limiter=search_limiter,
-                )
+            path, deal_ids, start = objects("deals", ["deals", "deal_contacts"])
             if "deals" in entities:
                 manifests.append(path)
-            log.info("hubspot: deals %s..%s: %d ids", iso_utc(start), iso_utc(end), len(deal_ids))
             if "deal_contacts" in entities:
                 manifests.append(
                     _extract_deal_contacts(
