@@ -7,7 +7,11 @@ import sys
 
 import pytest
 
-from reach2revenue.credentials import CredentialsError, get_credentials
+from reach2revenue.credentials import (
+    CredentialsError,
+    environment_from_connection,
+    get_credentials,
+)
 from reach2revenue.sources import get_source
 
 META = get_source("meta_ads")
@@ -66,3 +70,24 @@ def test_credentials_from_an_airflow_connection(monkeypatch: pytest.MonkeyPatch)
         "AIRFLOW_CONN_ECB_FX_DEFAULT", json.dumps({"conn_type": "http", "host": "http://x:1"})
     )
     assert get_credentials(ECB).base_url == "http://x:1"
+
+
+def test_a_connection_and_its_environment_give_the_same_credentials() -> None:
+    connection = {
+        "conn_type": "http",
+        "host": "http://127.0.0.1:9",
+        "password": "tok",
+        "extra": {"account_ids": ["act_7", "8"]},
+    }
+    env = environment_from_connection("meta_ads", connection)
+    assert env == {
+        "R2R_META_ADS_BASE_URL": "http://127.0.0.1:9",
+        "R2R_META_ADS_TOKEN": "tok",
+        "R2R_META_ADS_ACCOUNT_IDS": "act_7,8",
+    }
+    creds = get_credentials(META, env)
+    assert (creds.base_url, creds.token, creds.options.account_ids) == (
+        "http://127.0.0.1:9",
+        "tok",
+        ("7", "8"),
+    )

@@ -147,3 +147,16 @@ def get_credentials(source: Source, environ: Mapping[str, str] | None = None) ->
         options=parse_options(source, _env_options(source, env)),
         origin="env",
     )
+
+
+def environment_from_connection(source_name: str, connection: Mapping[str, Any]) -> dict[str, str]:
+    """An Airflow connection definition (host, password, extra) as the equivalent
+    ``R2R_<SOURCE>_*`` environment variables that `get_credentials` reads."""
+    prefix = f"R2R_{source_name.upper()}"
+    env = {f"{prefix}_BASE_URL": str(connection["host"])}
+    if connection.get("password"):
+        env[f"{prefix}_TOKEN"] = str(connection["password"])
+    for option, value in (connection.get("extra") or {}).items():
+        text = ",".join(value) if isinstance(value, list | tuple) else str(value)
+        env[f"{prefix}_{option.upper()}"] = text
+    return env

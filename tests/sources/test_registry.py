@@ -21,7 +21,7 @@ import yaml
 
 from reach2revenue import quality, raw
 from reach2revenue.contracts import STAGING_CONTRACTS, ExtractRequest, Interval, SourceKind
-from reach2revenue.credentials import get_credentials
+from reach2revenue.credentials import environment_from_connection, get_credentials
 from reach2revenue.sandbox.standins import STANDIN_TYPES, StandinServers, start_standins
 from reach2revenue.sandbox.world import World
 from reach2revenue.settings import REPO_ROOT, Settings
@@ -117,19 +117,6 @@ def servers(world: World) -> Iterator[StandinServers]:
         yield running
 
 
-def _environment(servers: StandinServers, name: str) -> dict[str, str]:
-    """The stand-in's connection, written as R2R_<NAME>_* variables."""
-    connection = servers.connections(TOKEN)[f"{name}_default"]
-    prefix = f"R2R_{name.upper()}"
-    env = {f"{prefix}_BASE_URL": connection["host"]}
-    if connection.get("password"):
-        env[f"{prefix}_TOKEN"] = connection["password"]
-    for option, value in (connection.get("extra") or {}).items():
-        text = ",".join(value) if isinstance(value, list | tuple) else str(value)
-        env[f"{prefix}_{option.upper()}"] = text
-    return env
-
-
 @pytest.mark.parametrize("name", SOURCE_NAMES)
 def test_extract_flatten_validate_merge_round_trip(
     name: str, world: World, servers: StandinServers, tmp_path: Path
@@ -139,7 +126,8 @@ def test_extract_flatten_validate_merge_round_trip(
         Settings.for_home(tmp_path), fx_rate_overrides_path=tmp_path / "overrides.csv"
     )
     world.write_fx_overrides(settings.fx_rate_overrides_path)
-    credentials = get_credentials(source, _environment(servers, name))
+    connection = servers.connections(TOKEN)[f"{name}_default"]
+    credentials = get_credentials(source, environment_from_connection(name, connection))
     interval = Interval.from_dates(START, START + timedelta(days=world.days))
     paths = source.extract(ExtractRequest(interval, credentials, settings))
     assert paths, f"{name} landed nothing"

@@ -22,7 +22,7 @@ from typing import Any
 
 from reach2revenue import cursors, raw
 from reach2revenue.contracts import ExtractRequest, Interval
-from reach2revenue.credentials import get_credentials
+from reach2revenue.credentials import environment_from_connection, get_credentials
 from reach2revenue.landing import read_manifest
 from reach2revenue.sandbox.standins import start_standins
 from reach2revenue.sandbox.world import World
@@ -30,17 +30,6 @@ from reach2revenue.settings import Settings
 from reach2revenue.sources import SOURCES, raw_tables
 
 TOKEN = "extraction-rates-token"
-
-
-def _environment(connection: dict[str, Any], name: str) -> dict[str, str]:
-    prefix = f"R2R_{name.upper()}"
-    env = {f"{prefix}_BASE_URL": str(connection["host"])}
-    if connection.get("password"):
-        env[f"{prefix}_TOKEN"] = str(connection["password"])
-    for option, value in (connection.get("extra") or {}).items():
-        text = ",".join(value) if isinstance(value, list | tuple) else str(value)
-        env[f"{prefix}_{option.upper()}"] = text
-    return env
 
 
 def measure(world: World, home: Path) -> list[dict[str, Any]]:
@@ -60,7 +49,7 @@ def measure(world: World, home: Path) -> list[dict[str, Any]]:
         connections = servers.connections(TOKEN)
         for name, source in SOURCES.items():
             credentials = get_credentials(
-                source, _environment(connections[f"{name}_default"], name)
+                source, environment_from_connection(name, connections[f"{name}_default"])
             )
             for run, interval in runs.items():
                 started = time.perf_counter()
