@@ -76,6 +76,7 @@ from reach2revenue.sandbox.world.names import (
     company_suffix,
     name_groups,
 )
+from reach2revenue.sandbox.world.sampling import poisson
 
 # --------------------------------------------------------------------------- FX
 
@@ -317,20 +318,6 @@ _THEMES = (
 _FORMATS = ("Video", "Carousel", "Static", "Stories", "Reels", "LeadForm")
 
 _PRODUCTS = ("Starter", "Growth", "Enterprise", "Analytics add-on", "Annual renewal")
-
-
-def _poisson(rng: random.Random, lam: float) -> int:
-    if lam <= 0:
-        return 0
-    if lam > 30:
-        return max(0, round(rng.gauss(lam, math.sqrt(lam))))
-    # Knuth's method: exact and cheap for the small means of daily leads.
-    limit, k, p = math.exp(-lam), 0, 1.0
-    while True:
-        p *= rng.random()
-        if p <= limit:
-            return k
-        k += 1
 
 
 @dataclass
@@ -645,7 +632,7 @@ class Generator:
                     reach = max(1, min(impressions, int(impressions * rng.uniform(0.55, 0.9))))
                     clicks = min(impressions, int(impressions * rng.uniform(0.006, 0.02)))
                     link_clicks = int(clicks * rng.uniform(0.8, 0.95))
-                    leads = _poisson(rng, clicks * 0.0055 * lead_factor)
+                    leads = poisson(rng, clicks * 0.0055 * lead_factor)
                     row: MetaInsight = {
                         "account_id": account.account_id,
                         "account_currency": account.currency,

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from reach2revenue.sandbox.world.parts import AdFact, WonDealFact
+from reach2revenue.sandbox.world.sampling import poisson
 
 if TYPE_CHECKING:
     from reach2revenue.sandbox.world.model import World
@@ -563,7 +564,7 @@ class _Generator:
     def _conversions(self, expected: float) -> float:
         """A day's conversions: a whole count, split fractionally by data-driven
         attribution about a third of the time (1.5, 2.37)."""
-        count = _poisson(self.rng, expected)
+        count = poisson(self.rng, expected)
         if count and self.rng.random() < 0.35:
             return round(count * self.rng.uniform(0.6, 1.1), 2)
         return float(count)
@@ -574,16 +575,3 @@ def _money(amount: float, whole: bool) -> Decimal:
     quantum = Decimal(1) if whole else Decimal("0.01")
     value = Decimal(repr(amount)).quantize(quantum, rounding=ROUND_HALF_UP)
     return max(value, quantum)
-
-
-def _poisson(rng: random.Random, lam: float) -> int:
-    if lam <= 0:
-        return 0
-    if lam > 30:
-        return max(0, round(rng.gauss(lam, math.sqrt(lam))))
-    limit, k, p = math.exp(-lam), 0, 1.0
-    while True:
-        p *= rng.random()
-        if p <= limit:
-            return k
-        k += 1

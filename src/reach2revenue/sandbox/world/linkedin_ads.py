@@ -55,6 +55,7 @@ from reach2revenue.sandbox.world.model import (
     round_half_up,
 )
 from reach2revenue.sandbox.world.parts import AdFact, WonDealFact
+from reach2revenue.sandbox.world.sampling import poisson
 from reach2revenue.settings import Settings
 
 if TYPE_CHECKING:
@@ -187,19 +188,6 @@ _SPILLOVER_CHANCE = 0.05
 #: first ended flight always is.
 _REMOVED_CHANCE = 0.35
 _FALLBACK_CURRENCIES = ("USD", "EUR")
-
-
-def _poisson(rng: random.Random, lam: float) -> int:
-    if lam <= 0:
-        return 0
-    if lam > 30:
-        return max(0, round(rng.gauss(lam, math.sqrt(lam))))
-    limit, count, product = math.exp(-lam), 0, 1.0
-    while True:
-        product *= rng.random()
-        if product <= limit:
-            return count
-        count += 1
 
 
 # --------------------------------------------------------------------------- the part
@@ -489,8 +477,8 @@ class _Generator:
                             impressions=impressions,
                             clicks=clicks,
                             cost_in_local_currency=str(spend),
-                            one_click_leads=_poisson(rng, clicks * leads_per_click),
-                            external_website_conversions=_poisson(
+                            one_click_leads=poisson(rng, clicks * leads_per_click),
+                            external_website_conversions=poisson(
                                 rng, clicks * conversions_per_click
                             ),
                         )

@@ -71,6 +71,7 @@ from reach2revenue.sandbox.world.names import (
     name_groups,
 )
 from reach2revenue.sandbox.world.parts import AdFact, WonDealFact
+from reach2revenue.sandbox.world.sampling import poisson
 
 if TYPE_CHECKING:
     from reach2revenue.sandbox.world.model import World
@@ -648,16 +649,7 @@ class _Generator:
         return max(1, round(count * self.scale))
 
     def _poisson(self, lam: float) -> int:
-        if lam <= 0:
-            return 0
-        if lam > 30:
-            return max(0, round(self.rng.gauss(lam, math.sqrt(lam))))
-        limit, k, p = math.exp(-lam), 0, 1.0
-        while True:
-            p *= self.rng.random()
-            if p <= limit:
-                return k
-            k += 1
+        return poisson(self.rng, lam)
 
     def _org_date(self, instant: datetime) -> date:
         return instant.astimezone(self.org_tz).date()
