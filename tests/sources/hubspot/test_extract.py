@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import socket
 from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
@@ -182,11 +183,22 @@ def test_paging_reassembles_exactly_the_worlds_objects(
 
 
 def test_first_load_reads_the_whole_crm_through_the_list_endpoints(
-    world: World, servers: StandinServers, tmp_path: Path
+    world: World, tmp_path: Path
 ) -> None:
     """The list endpoints (100 per page, general limit) instead of search (5/s): live and
     archived objects; the next run searches only its window."""
+    world = copy.deepcopy(world)
     clock = world.end + timedelta(hours=1)
+    # Archive a contact and a deal before the load: the list must bring them, flagged.
+    for objects in (world.contacts, world.deals):
+        objects[3].archived_at = objects[3].versions[-1].valid_from + timedelta(minutes=5)
+    with start_standins(world, token=TOKEN, clock=clock, rate_limits=False) as servers:
+        _first_load_through_lists(world, servers, tmp_path, clock)
+
+
+def _first_load_through_lists(
+    world: World, servers: StandinServers, tmp_path: Path, clock: datetime
+) -> None:
     paths = extract(servers, tmp_path, day(-30), clock, full_load_via_list=True)
     manifests = [read_manifest(p) for p in paths]
     assert [m.params["endpoint"] for m in manifests[:2]] == [
@@ -206,6 +218,7 @@ def test_first_load_reads_the_whole_crm_through_the_list_endpoints(
         stored = dict(table(con, name, "id, archived"))
         assert {i for i, a in stored.items() if a == "false"} == live.keys(), name
         assert {i for i, a in stored.items() if a == "true"} == archived, name
+        assert len(archived) == 1, name
     # pages of 100: the whole CRM in a few dozen calls, not thousands of searches
     pages = sum(len(m.pages) for m in manifests[:2])
     assert pages <= len(world.contacts) // 100 + len(world.deals) // 100 + 6
