@@ -31,6 +31,12 @@ DEFAULT_ARGS = {
     "retry_delay": timedelta(minutes=5),
     "retry_exponential_backoff": True,
 }
+# Deadlines: a hung call or a trickling response must not block later nights
+# (max_active_runs=1). Extraction waits out platform throttles within its deadline.
+EXTRACT_TIMEOUT = timedelta(hours=3)
+LOAD_TIMEOUT = timedelta(hours=1)
+BUILD_TIMEOUT = timedelta(hours=1)
+PUBLISH_TIMEOUT = timedelta(minutes=15)
 
 
 @dag(
@@ -44,36 +50,40 @@ DEFAULT_ARGS = {
     tags=["reach2revenue", "marketing", "sales", "nightly"],
 )
 def marketing_sales_nightly() -> None:
-    @task
+    # Every task body runs under fail_fast: an error retrying cannot fix (bad token,
+    # bad setting, invalid interval, bad data, drifted schema) fails the task at once;
+    # transient ones get the retries above.
+    @task(execution_timeout=EXTRACT_TIMEOUT)
     def extract(source: str, **context: Any) -> list[str]:
         from reach2revenue import pipeline
+        from reach2revenue.failures import fail_fast
 
-        return pipeline.extract(source, pipeline.interval_from_context(context))
+        with fail_fast():
+            return pipeline.extract(source, pipeline.interval_from_context(context))
 
-    @task
+    @task(execution_timeout=LOAD_TIMEOUT)
     def load_and_validate(extracted: list[list[str]]) -> dict:
-        from airflow.sdk.exceptions import AirflowFailException
-
         from reach2revenue import pipeline
-        from reach2revenue.quality import DataQualityError
+        from reach2revenue.failures import fail_fast
 
-        try:
+        with fail_fast():
             return pipeline.load_and_validate([path for paths in extracted for path in paths])
-        except DataQualityError as error:
-            # Bad data does not get better on retry: fail the run at once.
-            raise AirflowFailException(str(error)) from error
 
-    @task
+    @task(execution_timeout=BUILD_TIMEOUT)
     def dbt_build(load_summary: dict) -> dict:
         from reach2revenue import pipeline
+        from reach2revenue.failures import fail_fast
 
-        return pipeline.build()
+        with fail_fast():
+            return pipeline.build()
 
-    @task
+    @task(execution_timeout=PUBLISH_TIMEOUT)
     def publish(build_summary: dict) -> dict:
         from reach2revenue import pipeline
+        from reach2revenue.failures import fail_fast
 
-        return pipeline.publish()
+        with fail_fast():
+            return pipeline.publish()
 
     # One extract task per registered source, named extract_<source>.
     extracted = [extract.override(task_id=f"extract_{name}")(source=name) for name in SOURCE_NAMES]

@@ -17,6 +17,8 @@ from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from reach2revenue.failures import IntervalError
+
 if TYPE_CHECKING:
     from reach2revenue.landing import Manifest
     from reach2revenue.settings import Settings
@@ -31,9 +33,11 @@ class Interval:
 
     def __post_init__(self) -> None:
         if self.start.tzinfo is None or self.end.tzinfo is None:
-            raise ValueError("interval bounds must be timezone-aware")
+            raise IntervalError("interval bounds must be timezone-aware")
         if self.end <= self.start:
-            raise ValueError(f"empty interval: {self.start.isoformat()} .. {self.end.isoformat()}")
+            raise IntervalError(
+                f"empty interval: {self.start.isoformat()} .. {self.end.isoformat()}"
+            )
 
     @property
     def start_date(self) -> date:

@@ -25,9 +25,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from reach2revenue.contracts import Credentials, Source
+from reach2revenue.failures import NonRetryableError
 
 
-class CredentialsError(RuntimeError):
+class CredentialsError(NonRetryableError, RuntimeError):
     """No usable credentials or options for a source (names where they were looked for)."""
 
 

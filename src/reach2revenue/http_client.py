@@ -29,6 +29,7 @@ from urllib.parse import urljoin, urlsplit
 import requests
 
 from reach2revenue.contracts import ErrorPolicy
+from reach2revenue.failures import NonRetryableError
 from reach2revenue.landing import redact, utc_now
 from reach2revenue.paginators import Paginator
 
@@ -71,7 +72,7 @@ class ApiError(Exception):
         )
 
 
-class ApiRequestError(ApiError):
+class ApiRequestError(ApiError, NonRetryableError):
     """The platform rejected the request (401, 403, 404, validation 400): not retried."""
 
 

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from reach2revenue.contracts import LINEAGE_COLUMNS, RawTable
+from reach2revenue.failures import NonRetryableError
 from reach2revenue.settings import REPO_ROOT, Settings
 
 if TYPE_CHECKING:
@@ -134,7 +135,7 @@ class ValidationReport:
         return "\n".join(lines)
 
 
-class DataQualityError(Exception):
+class DataQualityError(NonRetryableError):
     """A raw batch failed its expectation suite; ``report`` holds the details."""
 
     def __init__(self, *reports: ValidationReport, report_path: Path | None = None) -> None:
