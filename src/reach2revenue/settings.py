@@ -8,9 +8,26 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
+from reach2revenue.failures import ConfigurationError
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def _number(name: str, default: float, *, minimum: float) -> float:
+    """A numeric setting from the environment; a bad value is a `ConfigurationError`."""
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        raise ConfigurationError(f"{name}={text!r} is not a number") from None
+    if not value >= minimum:
+        raise ConfigurationError(f"{name}={text!r} must be at least {minimum:g}")
+    return value
 
 
 def _path(name: str, default: Path) -> Path:
@@ -35,6 +52,26 @@ class Settings:
     # A rate older than this many days is not used (weekends and holidays, not a
     # currency the ECB stopped publishing).
     fx_max_stale_days: int = 7
+    # An interval may end at most this far after now (clock skew, a run started a little
+    # early); later ends are refused before anything is extracted (cursors.check_interval).
+    interval_tolerance: timedelta = timedelta(hours=1)
+    # Volume checks (reach2revenue.volume): a batch whose rows per covered day fall
+    # outside [low x, high x] the median of the earlier loads fails, once there are
+    # `volume_min_history` earlier loads; the last `volume_history_size` loads are kept.
+    volume_low_ratio: float = 0.2
+    volume_high_ratio: float = 10.0
+    volume_min_history: int = 3
+    volume_history_size: int = 30
+    # "<source>/<entity>" names (or "all") whose volume is accepted as it is: a real surge
+    # or collapse an operator has checked (R2R_VOLUME_ACCEPT, for the run that needs it).
+    volume_accept: tuple[str, ...] = ()
+    # Validation results kept for Data Docs: the last N load runs.
+    gx_keep_runs: int = 30
+
+    @property
+    def gx_dir(self) -> Path:
+        """The Great Expectations store: validation results and Data Docs."""
+        return self.home / "gx"
 
     @classmethod
     def for_home(
@@ -77,4 +114,17 @@ class Settings:
                 "R2R_FX_RATE_OVERRIDES_PATH", home / "reference" / "fx_rate_overrides.csv"
             ),
             fx_max_stale_days=int(os.environ.get("R2R_FX_MAX_STALE_DAYS", "7")),
+            interval_tolerance=timedelta(
+                minutes=_number("R2R_INTERVAL_TOLERANCE_MINUTES", 60, minimum=0)
+            ),
+            volume_low_ratio=_number("R2R_VOLUME_LOW_RATIO", 0.2, minimum=0),
+            volume_high_ratio=_number("R2R_VOLUME_HIGH_RATIO", 10.0, minimum=1),
+            volume_min_history=int(_number("R2R_VOLUME_MIN_HISTORY", 3, minimum=1)),
+            volume_history_size=int(_number("R2R_VOLUME_HISTORY_SIZE", 30, minimum=1)),
+            volume_accept=tuple(
+                item.strip()
+                for item in os.environ.get("R2R_VOLUME_ACCEPT", "").split(",")
+                if item.strip()
+            ),
+            gx_keep_runs=int(_number("R2R_GX_KEEP_RUNS", 30, minimum=1)),
         )
