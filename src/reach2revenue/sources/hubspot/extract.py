@@ -11,6 +11,15 @@ A first load (no cursor yet) reads the whole CRM through the list endpoints inst
 under the general limit (100-190 requests per 10 s by tier), not search's 5 per second,
 so a 100k-object CRM takes minutes instead of hours, and archived objects arrive too.
 
+Deletions: HubSpot deletes by archiving, and search never returns archived objects, so an
+incremental run also pages ``GET /crm/v3/objects/{type}?archived=true`` into the same
+extraction, after the search pages. The list has no archive-time filter and no documented
+order by ``archivedAt`` (api-shapes.md §4), so paging cannot stop early: every run reads
+all archived objects, usually few (one request per 100 of them and type). They land as
+HubSpot sends them (``archived: true``, ``archivedAt``), merge over the live version
+(an archive does not make ``hs_lastmodifieddate`` older, and ties go to the newer
+extraction), and staging marks them deleted. Their contact links are not re-read.
+
 Search refuses to page past 10,000 results per query; before that point the query is
 restarted from the last modified value seen (records of that millisecond come again and
 are deduplicated by id when loaded). Deal-to-contact associations for every fetched deal
@@ -266,10 +275,17 @@ def _extract_objects(
     extracted_at: datetime,
     page_limit: int,
     limiter: RateLimiter | None,
+    list_limiter: RateLimiter | None = None,
+    read_archived: bool = True,
 ) -> tuple[Path, list[str]]:
-    """Land one object type's search pages; return the manifest and the ids seen (ordered)."""
+    """Land one object type's search pages, then (``read_archived``) every archived object.
+
+    Returns the manifest and the ids of the live objects found (ordered): the archived
+    ones need no association read.
+    """
     landing = _writer(landing_dir, object_type, start, end, extracted_at, client)
     ids: dict[str, None] = {}
+    archived_ids: dict[str, None] = {}
     stats: dict[str, int] = {}
     start_ms, end_ms = to_epoch_ms(start), to_epoch_ms(end)
     for text, results in search_pages(
@@ -285,6 +301,16 @@ def _extract_objects(
         for record in results:
             if record.get("id") is not None:
                 ids[str(record["id"])] = None
+    search_page_count = len(landing.pages)
+    if read_archived:
+        # Search never returns archived objects: without this a deletion is never seen.
+        for text, results in list_pages(
+            client, object_type, archived=True, limiter=list_limiter or limiter
+        ):
+            landing.add(text, len(results))
+            for record in results:
+                if record.get("id") is not None:
+                    archived_ids[str(record["id"])] = None
     manifest = landing.finish(
         {
             "object_type": object_type,
@@ -295,10 +321,15 @@ def _extract_objects(
             "properties": list(PROPERTIES[object_type]),
             "limit": max(1, min(page_limit, MAX_SEARCH_LIMIT)),
             "restarts": stats.get("restarts", 0),
+            "search_pages": search_page_count,
             "unique_ids": len(ids),
+            # The archived objects follow the search pages (list endpoint, archived=true).
+            "archived_endpoint": f"/crm/v3/objects/{object_type}" if read_archived else None,
+            "archived_pages": len(landing.pages) - search_page_count,
+            "archived_ids": len(archived_ids),
         }
     )
-    return manifest, list(ids)
+    return manifest, [object_id for object_id in ids if object_id not in archived_ids]
 
 
 def _extract_deal_contacts(
@@ -354,6 +385,7 @@ def extract_hubspot(
     rate_per_sec: float = 9.0,
     initial_start: datetime | None = FIRST_LOAD_START,
     full_load_via_list: bool = True,
+    read_archived: bool = True,
     client: ApiClient | None = None,
 ) -> list[Path]:
     """Land contacts, deals and deal-contact links changed in the window; return manifests.
@@ -374,6 +406,9 @@ def extract_hubspot(
             default fetches the whole CRM once. None starts at ``interval_start``.
         full_load_via_list: Read a first load through the list endpoints (fast, with
             archived objects) rather than search.
+        read_archived: After each search, also read every archived object (the list
+            endpoint with ``archived=true``): deletions reach the warehouse. Off only for
+            tests of the search alone.
         client: A ready client (tests); otherwise one is built from ``creds``.
 
     Returns:
@@ -417,6 +452,8 @@ def extract_hubspot(
                     extracted_at=extracted_at,
                     page_limit=page_limit,
                     limiter=search_limiter,
+                    list_limiter=limiter,
+                    read_archived=read_archived,
                 )
             log.info(
                 "hubspot: %s %s..%s: %d ids", object_type, iso_utc(start), iso_utc(end), len(ids)
