@@ -15,9 +15,6 @@ from reach2revenue.sources.google_ads.settings import (
     GoogleAdsOptions,
 )
 
-#: Days before the interval fetched again each run: conversions are restated for days.
-LOOKBACK_DAYS = 7
-
 
 def _extract(request: ExtractRequest) -> list[Path]:
     from reach2revenue.sources.google_ads.extract import extract_google_ads
@@ -27,7 +24,7 @@ def _extract(request: ExtractRequest) -> list[Path]:
         interval_start=request.interval.start_date,
         interval_end=request.interval.end_date,
         landing_dir=request.landing_dir,
-        lookback_days=LOOKBACK_DAYS,
+        # lookback_days: the connection option (settings.DEFAULT_LOOKBACK_DAYS, 30).
     )
 
 

@@ -9,8 +9,9 @@ token, and each request is one operation of the developer token's quota (Basic a
 15,000 a day), so a 90-day history of ten customers costs 30 operations.
 
 ``segments.date`` is the customer's own day (``customer.time_zone``) and is never
-shifted. Conversions restate for days (late conversions, attribution), so each run
-fetches ``lookback_days`` again before its interval, and starts at the cursor instead when
+shifted. Conversions restate over the conversion window (late conversions, attribution),
+so each run fetches ``lookback_days`` again before its interval (option ``lookback_days``,
+default 30, see ``settings.DEFAULT_LOOKBACK_DAYS``), and starts at the cursor instead when
 earlier days were never loaded (a failed or missed run): no gap.
 
 Headers: ``Authorization: Bearer <OAuth access token>``, ``developer-token`` (a secret:
@@ -52,6 +53,7 @@ from reach2revenue.landing import (
 )
 from reach2revenue.sources.google_ads.errors import ERRORS, quota_description
 from reach2revenue.sources.google_ads.settings import (
+    DEFAULT_LOOKBACK_DAYS,
     GOOGLE_ADS_API_VERSION,
     LOCATION_TYPE,
     REPORT_FIELDS,
@@ -63,7 +65,6 @@ log = logging.getLogger(__name__)
 
 SOURCE = "google_ads"
 ENTITY = "geographic_view"
-LOOKBACK_DAYS = 7
 CHUNK_DAYS = 31
 
 
@@ -282,7 +283,7 @@ def extract_google_ads(
     interval_start: date,
     interval_end: date,
     landing_dir: Path,
-    lookback_days: int = LOOKBACK_DAYS,
+    lookback_days: int | None = None,
     chunk_days: int = CHUNK_DAYS,
     customer_ids: Sequence[str] | None = None,
     retry: RetryPolicy | None = None,
@@ -297,7 +298,8 @@ def extract_google_ads(
         interval_start: First report day of the run's interval.
         interval_end: First report day after the interval (half-open).
         landing_dir: Root of the landing zone.
-        lookback_days: Days before ``interval_start`` fetched again (conversions restate).
+        lookback_days: Days before ``interval_start`` fetched again (conversions restate);
+            None takes the option ``lookback_days`` (default 30).
         chunk_days: Report days per request (one extraction per customer and chunk).
         customer_ids: Overrides the options' customer ids.
         retry: Retry policy (tests use tiny delays).
@@ -322,6 +324,8 @@ def extract_google_ads(
             "connection or R2R_GOOGLE_ADS_CUSTOMER_IDS"
         )
     login_customer_id = str(getattr(options, "login_customer_id", "") or "")
+    if lookback_days is None:
+        lookback_days = int(getattr(options, "lookback_days", DEFAULT_LOOKBACK_DAYS))
     days = report_days(Path(landing_dir), interval_start, interval_end, lookback_days)
     own_client = client is None
     if client is None:

@@ -74,6 +74,16 @@ def normalize_customer_id(value: str) -> str:
     return "".join(ch for ch in str(value) if ch not in "- \t")
 
 
+#: Report days before each run's interval fetched again (option ``lookback_days``).
+#: Conversions (the mart's leads) restate: Google reports a conversion on the day of the
+#: click that led to it, up to the conversion window later (30 days by default), and cost
+#: is corrected for invalid clicks after the fact. 30 days plus the run's day are one
+#: searchStream per customer and night (``CHUNK_DAYS`` 31): the same quota as one day.
+DEFAULT_LOOKBACK_DAYS = 30
+#: The longest lookback accepted: a nightly re-read of more than a year is a mistake.
+MAX_LOOKBACK_DAYS = 366
+
+
 @dataclass(frozen=True)
 class GoogleAdsOptions:
     """Connection extra or ``R2R_GOOGLE_ADS_<OPTION>``.
@@ -83,11 +93,14 @@ class GoogleAdsOptions:
     ``developer-token`` header; a secret, hidden from ``repr`` and redacted from pages,
     errors and logs. ``login_customer_id``: the manager account the OAuth user reaches the
     clients through (``login-customer-id`` header); empty when the user has direct access.
+    ``lookback_days``: report days before the interval fetched again each run (default
+    `DEFAULT_LOOKBACK_DAYS`); restated days replace the stored ones.
     """
 
     customer_ids: tuple[str, ...]
     developer_token: str = field(default="", repr=False)
     login_customer_id: str = ""
+    lookback_days: int = DEFAULT_LOOKBACK_DAYS
 
     def __post_init__(self) -> None:
         ids = tuple(dict.fromkeys(normalize_customer_id(i) for i in self.customer_ids if i.strip()))
@@ -104,6 +117,10 @@ class GoogleAdsOptions:
         login = normalize_customer_id(self.login_customer_id)
         if login and not login.isdigit():
             raise ValueError("login_customer_id is a manager customer id (digits)")
+        if not 0 <= self.lookback_days <= MAX_LOOKBACK_DAYS:
+            raise ValueError(
+                f"lookback_days must be 0..{MAX_LOOKBACK_DAYS} days, got {self.lookback_days}"
+            )
         object.__setattr__(self, "customer_ids", ids)
         object.__setattr__(self, "developer_token", self.developer_token.strip())
         object.__setattr__(self, "login_customer_id", login)

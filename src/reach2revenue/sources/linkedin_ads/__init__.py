@@ -28,10 +28,6 @@ from reach2revenue.sources.linkedin_ads.settings import (
     LinkedInAdsOptions,
 )
 
-#: Days before the interval fetched again every run: LinkedIn restates recent days, and
-#: connector vendors re-pull 30.
-LOOKBACK_DAYS = 30
-
 
 def _extract(request: ExtractRequest) -> list[Path]:
     from reach2revenue.sources.linkedin_ads.extract import extract_linkedin_ads
@@ -41,7 +37,7 @@ def _extract(request: ExtractRequest) -> list[Path]:
         interval_start=request.interval.start_date,
         interval_end=request.interval.end_date,
         landing_dir=request.landing_dir,
-        lookback_days=LOOKBACK_DAYS,
+        # lookback_days: the connection option (settings.DEFAULT_LOOKBACK_DAYS, 30).
     )
 
 

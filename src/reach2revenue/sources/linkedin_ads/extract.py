@@ -41,9 +41,10 @@ Facts taken as given (``docs`` and vendor notes, see api-shapes.md section 3):
 - Demographic (MEMBER_*) values are approximate and delayed 12-24 h, and vendors report
   that values with fewer than 3 events are left out: country rows of a campaign may sum to
   less than its campaign total.
-- LinkedIn restates recent days: every run fetches ``lookback_days`` (30, the vendors'
-  advice) before its interval, and from the cursor when that is earlier (a missed night
-  leaves no gap).
+- LinkedIn restates recent days: every run fetches ``lookback_days`` (option
+  ``lookback_days``, default 30, the vendors' advice; ``settings.DEFAULT_LOOKBACK_DAYS``)
+  before its interval, and from the cursor when that is earlier (a missed night leaves no
+  gap).
 """
 
 from __future__ import annotations
@@ -83,6 +84,7 @@ from reach2revenue.sources.linkedin_ads.settings import (
     CAMPAIGN_PAGE_SIZE,
     CAMPAIGN_STATUSES,
     DEFAULT_API_VERSION,
+    DEFAULT_LOOKBACK_DAYS,
     ELEMENT_CAP,
     PIVOTS,
     RESTLI_PROTOCOL_VERSION,
@@ -424,7 +426,7 @@ def extract_linkedin_ads(
     interval_start: date,
     interval_end: date,
     landing_dir: Path,
-    lookback_days: int = 30,
+    lookback_days: int | None = None,
     chunk_days: int = 31,
     element_cap: int = ELEMENT_CAP,
     countries_per_campaign: int = COUNTRIES_PER_CAMPAIGN,
@@ -442,7 +444,8 @@ def extract_linkedin_ads(
         interval_start: First report day (UTC) of the run's interval.
         interval_end: First report day after the interval (half-open).
         landing_dir: Root of the landing zone.
-        lookback_days: Days before ``interval_start`` fetched again (LinkedIn restates).
+        lookback_days: Days before ``interval_start`` fetched again (LinkedIn restates);
+            None takes the option ``lookback_days`` (default 30).
         chunk_days: Report days per analytics extraction.
         element_cap: Where adAnalytics cuts answers off (15,000; a stand-in may differ).
         countries_per_campaign: Elements a running campaign is assumed to report a day.
@@ -462,6 +465,8 @@ def extract_linkedin_ads(
         )
     version = api_version or getattr(creds.options, "api_version", None) or DEFAULT_API_VERSION
     landing_dir = Path(landing_dir)
+    if lookback_days is None:
+        lookback_days = int(getattr(creds.options, "lookback_days", DEFAULT_LOOKBACK_DAYS))
     days = report_days(landing_dir, interval_start, interval_end, lookback_days)
     if not days:
         return []

@@ -101,6 +101,16 @@ ANALYTICS_KEY = ("account_id", "pivot_campaign", "pivot_member_country_v2", "dat
 _VERSION = re.compile(r"^[0-9]{4}(?:0[1-9]|1[0-2])(?:\.[0-9]{2})?$")
 
 
+#: Report days before each run's interval fetched again (option ``lookback_days``).
+#: LinkedIn restates recent days (member-demographic metrics arrive 12-24 h late, leads
+#: and conversions are attributed back), and connector vendors re-pull 30 days
+#: (api-shapes.md §3). 30 days plus the run's day are one analytics extraction per account
+#: and night (``chunk_days`` 31), sliced further only below the 15,000-element cap.
+DEFAULT_LOOKBACK_DAYS = 30
+#: The longest lookback accepted: a nightly re-read of more than a year is a mistake.
+MAX_LOOKBACK_DAYS = 366
+
+
 @dataclass(frozen=True)
 class LinkedInAdsOptions:
     """Connection extra ``{"account_ids": [...], "api_version": "202610"}``, or
@@ -108,10 +118,14 @@ class LinkedInAdsOptions:
 
     ``account_ids`` are sponsored ad account ids; their URN form
     (``urn:li:sponsoredAccount:508410001``), as Campaign Manager shows it, is accepted too.
+    ``lookback_days`` (``R2R_LINKEDIN_ADS_LOOKBACK_DAYS``): report days before the
+    interval fetched again each run (default `DEFAULT_LOOKBACK_DAYS`); restated days
+    replace the stored ones.
     """
 
     account_ids: tuple[str, ...]
     api_version: str = DEFAULT_API_VERSION
+    lookback_days: int = DEFAULT_LOOKBACK_DAYS
 
     def __post_init__(self) -> None:
         ids = tuple(
@@ -127,3 +141,7 @@ class LinkedInAdsOptions:
         if not _VERSION.match(version):
             raise ValueError(f"LinkedIn-Version is YYYYMM (e.g. 202610), not {self.api_version!r}")
         object.__setattr__(self, "api_version", version)
+        if not 0 <= self.lookback_days <= MAX_LOOKBACK_DAYS:
+            raise ValueError(
+                f"lookback_days must be 0..{MAX_LOOKBACK_DAYS} days, got {self.lookback_days}"
+            )

@@ -14,8 +14,6 @@ from reach2revenue.sources.meta_ads.settings import (
     MetaAdsOptions,
 )
 
-LOOKBACK_DAYS = 3
-
 
 def _extract(request: ExtractRequest) -> list[Path]:
     from reach2revenue.sources.meta_ads.extract import extract_meta_ads
@@ -25,7 +23,7 @@ def _extract(request: ExtractRequest) -> list[Path]:
         interval_start=request.interval.start_date,
         interval_end=request.interval.end_date,
         landing_dir=request.landing_dir,
-        lookback_days=LOOKBACK_DAYS,
+        # lookback_days: the connection option (settings.DEFAULT_LOOKBACK_DAYS, 28).
     )
 
 

@@ -12,9 +12,11 @@ act_{id}/insights`` with the same parameters answers a ``report_run_id``, ``GET
 ``Job Skipped`` fail the extraction), and ``GET {report_run_id}/insights`` pages the rows
 in the same shape. Meta recommends them for large requests; they also spare the call
 budget.
-Meta restates recent days (late attribution), so every run re-fetches ``lookback_days``
-before its interval; and if the cursor shows that earlier days were never loaded (a failed
-or missed run), the run starts at the cursor instead.
+Meta restates recent days (late attribution, up to 28 days), so every run re-fetches
+``lookback_days`` before its interval (option ``lookback_days``, default 28, see
+``settings.DEFAULT_LOOKBACK_DAYS``) and the loader replaces those days; if the cursor shows
+that earlier days were never loaded (a failed or missed run), the run starts at the cursor
+instead. A nightly run is then 29 days, one direct request per account (plus its pages).
 """
 
 from __future__ import annotations
@@ -34,7 +36,11 @@ from reach2revenue.http_client import ApiClient, ApiRequestError, RetryPolicy
 from reach2revenue.landing import ExtractionWriter, extraction_stamp, utc_now
 from reach2revenue.paginators import NextLinkPaginator
 from reach2revenue.sources.meta_ads.errors import ERRORS
-from reach2revenue.sources.meta_ads.settings import GRAPH_API_VERSION, INSIGHTS_FIELDS
+from reach2revenue.sources.meta_ads.settings import (
+    DEFAULT_LOOKBACK_DAYS,
+    GRAPH_API_VERSION,
+    INSIGHTS_FIELDS,
+)
 
 log = logging.getLogger(__name__)
 
@@ -196,7 +202,7 @@ def extract_meta_ads(
     interval_start: date,
     interval_end: date,
     landing_dir: Path,
-    lookback_days: int = 3,
+    lookback_days: int | None = None,
     page_limit: int = 500,
     chunk_days: int = 31,
     async_chunk_days: int = 92,
@@ -208,11 +214,12 @@ def extract_meta_ads(
     """Land Meta insights for ``[interval_start - lookback, interval_end)``; return manifests.
 
     Args:
-        creds: Base URL, token and options (``MetaAdsOptions.account_ids``).
+        creds: Base URL, token and options (``MetaAdsOptions``: account ids, lookback).
         interval_start: First report day of the run's interval.
         interval_end: First report day after the interval (half-open).
         landing_dir: Root of the landing zone.
-        lookback_days: Days before ``interval_start`` fetched again (Meta restates them).
+        lookback_days: Days before ``interval_start`` fetched again (Meta restates them);
+            None takes the option ``lookback_days`` (default 28).
         page_limit: ``limit`` per page.
         chunk_days: Report days per direct request (one extraction per account and chunk).
             A longer range goes through async report jobs of ``async_chunk_days`` each.
@@ -234,6 +241,8 @@ def extract_meta_ads(
             "no Meta ad accounts configured: set extra.account_ids on the Airflow connection "
             "or R2R_META_ADS_ACCOUNT_IDS"
         )
+    if lookback_days is None:
+        lookback_days = int(getattr(creds.options, "lookback_days", DEFAULT_LOOKBACK_DAYS))
     days = report_days(Path(landing_dir), interval_start, interval_end, lookback_days)
     own_client = client is None
     api = client or ApiClient(SOURCE, creds.base_url, creds.token, retry=retry, errors=ERRORS)

@@ -30,11 +30,27 @@ INSIGHTS_FIELDS = tuple(
 )
 
 
+#: Report days before each run's interval fetched again (option ``lookback_days``). Meta
+#: restates conversions for up to 28 days (a conversion counts on the day of the click or
+#: view that led to it, within the attribution window), so the last 28 days still change;
+#: each re-read day replaces the stored one (REPLACE_DAYS). 28 days plus the run's day fit
+#: one direct request per account and night (``chunk_days`` 31, ``time_increment=1``).
+DEFAULT_LOOKBACK_DAYS = 28
+#: The longest lookback accepted: a nightly re-read of more than a year is a mistake.
+MAX_LOOKBACK_DAYS = 366
+
+
 @dataclass(frozen=True)
 class MetaAdsOptions:
-    """Connection extra ``{"account_ids": [...]}`` or ``R2R_META_ADS_ACCOUNT_IDS=1,2``."""
+    """Connection extra ``{"account_ids": [...], "lookback_days": 28}``, or
+    ``R2R_META_ADS_ACCOUNT_IDS=1,2`` and ``R2R_META_ADS_LOOKBACK_DAYS=28``.
+
+    ``lookback_days``: report days before the interval fetched again each run (default
+    `DEFAULT_LOOKBACK_DAYS`); restated numbers replace the stored ones.
+    """
 
     account_ids: tuple[str, ...]
+    lookback_days: int = DEFAULT_LOOKBACK_DAYS
 
     def __post_init__(self) -> None:
         # People paste ids as Meta shows them ("act_1001"); the API path adds act_ itself.
@@ -42,3 +58,7 @@ class MetaAdsOptions:
         if not ids:
             raise ValueError("no Meta ad accounts: account_ids is empty")
         object.__setattr__(self, "account_ids", ids)
+        if not 0 <= self.lookback_days <= MAX_LOOKBACK_DAYS:
+            raise ValueError(
+                f"lookback_days must be 0..{MAX_LOOKBACK_DAYS} days, got {self.lookback_days}"
+            )
