@@ -6,6 +6,12 @@ merged. Extractors start at the cursor whenever it lies before their interval, s
 or missed run leaves no gap. The pipeline advances a cursor only after the batch was
 validated and merged; a batch that fails validation is therefore fetched again next time.
 
+A cursor never runs ahead of what was read. An interval ending in the future is refused
+before anything is extracted (:func:`check_interval`), and a batch counts as loaded only
+through its extractions' as-of instant (:func:`covered_through`): the window end, but
+never later than the moment the extraction read up to. A re-run of old dates never moves
+a cursor back (:func:`advance_cursor`).
+
 Files: ``<landing>/_state/<source>__<entity>.json``.
 """
 
@@ -16,9 +22,16 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from reach2revenue.landing import atomic_write_text, iso_utc, utc_now
+from reach2revenue.contracts import Interval
+from reach2revenue.failures import IntervalError
+from reach2revenue.landing import Manifest, atomic_write_text, iso_utc, utc_now
 
 STATE_DIR_NAME = "_state"
+
+#: Taken off an extraction's start time to get the instant it read up to: search indexes
+#: trail writes (HubSpot: seconds), so a record changed just before the extraction may
+#: only be found by the next one, which starts at the cursor.
+AS_OF_MARGIN = timedelta(minutes=5)
 
 
 def cursor_path(landing_dir: Path, source: str, entity: str) -> Path:
@@ -33,6 +46,45 @@ def _as_utc(moment: datetime | date) -> datetime:
     if moment.tzinfo is None:
         return moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC)
+
+
+def check_interval(interval: Interval, *, now: datetime, tolerance: timedelta) -> None:
+    """Refuse an interval that ends after ``now + tolerance``.
+
+    Data of the future does not exist yet: extracting it would land a partial day and move
+    the cursors past what exists, and a later failed night would then leave a gap.
+
+    Raises:
+        IntervalError: names the interval, now and the tolerance.
+    """
+    now = _as_utc(now)
+    if interval.end > now + tolerance:
+        raise IntervalError(
+            f"interval {interval} ends after now ({iso_utc(now)}) plus the tolerance of "
+            f"{tolerance} (R2R_INTERVAL_TOLERANCE_MINUTES): future data does not exist yet. "
+            "Nothing was extracted and no cursor moved; check interval_start/interval_end "
+            "of the run conf, or wait until the interval has passed."
+        )
+
+
+def covered_through(manifest: Manifest) -> datetime:
+    """The instant an extraction's data is complete through: what a cursor may move to.
+
+    ``min(window_end, as_of)``: an extraction cannot have read changes made after it
+    started, nor days that had not ended. The as-of instant is the extraction's start
+    (``extracted_at``, taken before its first request) less :data:`AS_OF_MARGIN`. Sources
+    that know the server's clock (Salesforce) already end their windows there.
+    """
+    window_end = _parse_instant(manifest.window_end)
+    as_of = _parse_instant(manifest.extracted_at) - AS_OF_MARGIN
+    return min(window_end, as_of)
+
+
+def _parse_instant(value: str) -> datetime:
+    """A manifest instant (``YYYY-MM-DD`` or ISO-8601, ``Z`` allowed) as aware UTC."""
+    if len(value) == 10:
+        return _as_utc(date.fromisoformat(value))
+    return _as_utc(datetime.fromisoformat(value.replace("Z", "+00:00")))
 
 
 def read_cursor(landing_dir: Path, source: str, entity: str) -> datetime | None:

@@ -2,7 +2,7 @@
 
 The pipeline does, per run::
 
-    batches = batches_from_manifests(paths, tables)   # one Batch per source/entity
+    batches = batches_from_manifests(paths, tables)   # drift checked; one Batch per table
     for batch in batches:
         quality.validate_batch(...)                   # nothing merged unless all pass
     for batch in batches:
@@ -37,7 +37,9 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from reach2revenue import drift
 from reach2revenue.contracts import LINEAGE_COLUMNS, MergeRule, RawTable
+from reach2revenue.cursors import covered_through
 from reach2revenue.landing import Manifest, read_manifest
 
 
@@ -62,7 +64,11 @@ def window_days(manifest: Manifest) -> list[str]:
 
 
 def rows_from_manifest(manifest: Manifest | Path | str, table: RawTable) -> list[dict[str, Any]]:
-    """Flatten one extraction's pages into raw rows (API columns + lineage columns)."""
+    """Flatten one extraction's pages into raw rows (API columns + lineage columns).
+
+    The pages are not checked here: `batches_from_manifests` holds them to the table's
+    declared response schema first (``reach2revenue.drift``).
+    """
     if not isinstance(manifest, Manifest):
         manifest = read_manifest(manifest)
     return table.flatten(manifest)
@@ -91,13 +97,15 @@ class Batch:
     ``frame`` has exactly the raw table's API columns (all str or None) plus
     ``_landed_file`` and ``_extraction_id``. ``manifests`` are the extractions the frame
     was built from; ``superseded`` lists extractions a newer one replaced entirely (kept
-    for lineage, not loaded).
+    for lineage, not loaded). ``schema_warnings`` name fields the API sent that the
+    table's response schema does not declare (kept in the landed files, not loaded).
     """
 
     table: RawTable
     manifests: list[Manifest]
     frame: pd.DataFrame
     superseded: list[Manifest] = field(default_factory=list)
+    schema_warnings: list[str] = field(default_factory=list)
 
     @property
     def source(self) -> str:
@@ -122,8 +130,12 @@ class Batch:
 
     @property
     def loaded_through(self) -> datetime:
-        """End of the latest window in the batch (what a cursor may advance to)."""
-        return max(_parse_instant(m.window_end) for m in self.manifests)
+        """What a cursor may advance to: how far the batch's extractions covered.
+
+        Each extraction counts through ``min(window_end, as_of)``
+        (`reach2revenue.cursors.covered_through`), never through a future window end.
+        """
+        return max(covered_through(m) for m in self.manifests)
 
     @property
     def scope(self) -> list[tuple[str, ...]]:
@@ -229,8 +241,15 @@ def batches_from_manifests(
 ) -> list[Batch]:
     """Group manifests into one `Batch` per raw table, in the order of ``tables``.
 
+    Every landed page is first held to its table's declared response schema
+    (``reach2revenue.drift``), for all tables before any is flattened: a missing records
+    key, a missing required field or a field of another JSON type fails the whole call,
+    so nothing is merged; fields the schema does not know become the batch's
+    ``schema_warnings``.
+
     Raises:
         ValueError: a manifest names a source/entity with no table.
+        SchemaDriftError: pages of any table drifted (every problem of every table named).
     """
     groups: dict[tuple[str, str], list[Manifest]] = {}
     seen: set[str] = set()
@@ -248,7 +267,14 @@ def batches_from_manifests(
         if key not in tables:
             raise ValueError(f"no raw table for {manifest.source}/{manifest.entity}")
         groups.setdefault(key, []).append(manifest)
-    return [_build_batch(tables[key], groups[key]) for key in tables if key in groups]
+    ordered = [(tables[key], groups[key]) for key in tables if key in groups]
+    reports = drift.check_tables(ordered)
+    batches = []
+    for (table, manifests), report in zip(ordered, reports, strict=True):
+        batch = _build_batch(table, manifests)
+        batch.schema_warnings = report.warnings
+        batches.append(batch)
+    return batches
 
 
 def ensure_raw_schema(con: duckdb.DuckDBPyConnection, tables: Iterable[RawTable]) -> None:
