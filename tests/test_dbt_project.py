@@ -27,6 +27,7 @@ from typing import Any
 import duckdb
 import pytest
 
+from reach2revenue.email_hash import email_hash, resolve_email_hash_key
 from reach2revenue.reference.fx import convert_exact
 from reach2revenue.settings import Settings
 from reach2revenue.sources import raw_tables
@@ -300,6 +301,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Settings, 
         monkeypatch.setenv("R2R_WAREHOUSE_PATH", str(warehouse_path))
         monkeypatch.delenv("R2R_REPORTING_CURRENCY", raising=False)
         monkeypatch.delenv("R2R_REPORTING_TIMEZONE", raising=False)
+        monkeypatch.delenv("R2R_EMAIL_HASH_KEY", raising=False)  # the generated key
         settings = Settings.from_env()
         load_raw_dataset(settings.warehouse_path)
         monkeypatch.delenv("R2R_WAREHOUSE_PATH")  # dbt_build sets it from the settings
@@ -307,6 +309,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Settings, 
         summary = dbt_build(settings)
         assert Path.cwd() == cwd
         assert "R2R_WAREHOUSE_PATH" not in os.environ
+        assert "R2R_EMAIL_HASH_KEY" not in os.environ  # set only while dbt ran
         yield settings, summary
 
 
@@ -611,7 +614,10 @@ def test_no_personal_data_beyond_raw(built: tuple[Settings, DbtRunSummary]) -> N
         settings,
         "select email_hash from staging.stg_hubspot__contacts where contact_id = '901'",
     )
-    assert hashes == [(_sha256("anna.mueller@example.com"),)]
+    # keyed with the home's generated key (no key configured): not the plain sha256
+    key = resolve_email_hash_key(settings, create=False)
+    assert hashes == [(email_hash(key.secret, "anna.mueller@example.com"),)]
+    assert hashes != [(_sha256("anna.mueller@example.com"),)]
 
 
 def test_regions_mart(built: tuple[Settings, DbtRunSummary]) -> None:

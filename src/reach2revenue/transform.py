@@ -7,6 +7,9 @@ process through ``dbt.cli.main.dbtRunner`` (no subprocess, no second writer), wi
 - ``target/`` and ``logs/`` under ``settings.home / "dbt"``, so that parallel trees
   (tests, demo, deployment) never share compiled files or partial-parse state;
 - ``R2R_WAREHOUSE_PATH`` (read by ``profiles.yml``) set to ``settings.warehouse_path``;
+- ``R2R_EMAIL_HASH_KEY`` set to the email hash key (``reach2revenue.email_hash``: Airflow
+  connection, environment, or the home's generated key file), read by the dbt-duckdb
+  plugin ``reach2revenue.duckdb_functions``; never a var, so never in target/ or logs;
 - the vars ``reporting_currency`` / ``reporting_timezone`` from the settings;
 - the working directory set to the project while dbt runs, because dbt-duckdb
   resolves seed files from the working directory.
@@ -188,9 +191,13 @@ def _invoke(
         "--vars",
         json.dumps(dbt_vars(settings, extra_vars)),
     ]
+    from reach2revenue.email_hash import KEY_ENVIRONMENT_VARIABLE, resolve_email_hash_key
+
     env = {
         "R2R_WAREHOUSE_PATH": str(settings.warehouse_path),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
+        # In this process's environment only while dbt runs (restored afterwards).
+        KEY_ENVIRONMENT_VARIABLE: resolve_email_hash_key(settings).secret,
     }
     with _DBT_LOCK, _environment(env), _working_directory(project_dir):
         result = dbtRunner().invoke(args)

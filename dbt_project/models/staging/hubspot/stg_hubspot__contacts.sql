@@ -1,5 +1,9 @@
 -- email, firstname and lastname stop here: only a hash of the normalised email
--- leaves staging.
+-- leaves staging, keyed (macro email_hash: HMAC-SHA256 with a secret key).
+-- A table, not a view: the key exists only while dbt builds, so a view would
+-- fail in every other reader of the warehouse.
+{{ config(materialized='table') }}
+
 with
 
 source as (
@@ -14,10 +18,7 @@ renamed as (
 
         ----------  ids
         id as contact_id,
-        case
-            when nullif(trim(email), '') is not null
-                then sha256(lower(trim(email)))
-        end as email_hash,
+        {{ email_hash('email') }} as email_hash,
 
         ----------  strings
         country as country_raw,
