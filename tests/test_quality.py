@@ -23,6 +23,7 @@ import pandas as pd
 import pytest
 
 from reach2revenue import quality
+from reach2revenue.contracts import LINEAGE_COLUMNS
 from reach2revenue.quality import DataQualityError, ValidationReport, validate_batch
 from reach2revenue.settings import REPO_ROOT, Settings
 from reach2revenue.sources import raw_tables
@@ -568,12 +569,30 @@ def test_empty_fx_batches_pass(gx_warm: Warm, settings: Settings) -> None:
         assert report.success and report.row_count == 0
 
 
-def test_empty_insights_batch_fails_on_row_count(gx_warm: Warm, settings: Settings) -> None:
+@pytest.mark.parametrize(
+    ("source", "entity"),
+    [("meta_ads", "insights"), ("hubspot", "contacts"), ("hubspot", "deals")],
+)
+def test_quiet_batches_pass(gx_warm: Warm, settings: Settings, source: str, entity: str) -> None:
+    """No delivery, no CRM change: zero rows is valid (the volume check judges sizes)."""
+    report = validate_batch(
+        source, entity, empty_batch(source, entity), label="quiet", settings=settings
+    )
+    assert report.success and report.row_count == 0
+
+
+def test_empty_linkedin_accounts_batch_fails_on_row_count(
+    gx_warm: Warm, settings: Settings
+) -> None:
+    """The configured accounts are always answered: none at all means nothing was asked."""
     with pytest.raises(DataQualityError) as caught:
         validate_batch(
-            "meta_ads",
-            "insights",
-            empty_batch("meta_ads", "insights"),
+            "linkedin_ads",
+            "ad_accounts",
+            pd.DataFrame(
+                columns=[*TABLES[("linkedin_ads", "ad_accounts")].columns, *LINEAGE_COLUMNS],
+                dtype=object,
+            ),
             label="empty",
             settings=settings,
         )
@@ -627,6 +646,9 @@ def test_missing_and_extra_columns_fail(gx_warm: Warm, settings: Settings) -> No
         ({"country": "Germany"}, "expect_column_values_to_be_in_set", "country"),
         ({"clicks": "-1"}, "expect_column_values_to_match_regex", "clicks"),
         ({"impressions": "4000.0"}, "expect_column_values_to_match_regex", "impressions"),
+        # Metrics Meta always sends: a null is a field gone from the response.
+        ({"impressions": None}, "expect_column_values_to_not_be_null", "impressions"),
+        ({"clicks": None}, "expect_column_values_to_not_be_null", "clicks"),
         (
             {"actions": "[{'action_type': 'lead'}]"},
             "expect_column_values_to_be_json_parseable",
