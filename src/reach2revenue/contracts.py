@@ -138,18 +138,42 @@ class SourceKind(Enum):
 
 
 @dataclass(frozen=True)
+class UsageHint:
+    """What a response says about the platform's rate budget (read on every response).
+
+    Attributes:
+        used: fraction of the tightest budget already used (0..1; Meta's usage percent,
+            HubSpot's ``1 - remaining / max``); None when the response does not say.
+        reset_seconds: seconds until that usage is back to zero (Meta's
+            ``reset_time_duration``, HubSpot's interval); the client paces over it.
+        wait_seconds: the platform blocks calls this long (Meta's
+            ``estimated_time_to_regain_access``); ``math.inf`` when not within hours (a
+            daily quota). None when it does not say.
+        note: the platform's own words, for logs and errors.
+    """
+
+    used: float | None = None
+    reset_seconds: float | None = None
+    wait_seconds: float | None = None
+    note: str = ""
+
+
+@dataclass(frozen=True)
 class ErrorPolicy:
     """How a platform says "try later" and what its errors say.
 
     ``429`` and ``5xx`` are always transient. ``is_throttle(status, body)`` adds the
     platform's own throttles (Meta's HTTP 400 code 17); ``retry_after(body)`` reads a
     wait the body asks for (Google's ``retryDelay``); ``message(body, text)`` extracts the
-    platform's own message for errors and logs.
+    platform's own message for errors and logs; ``usage(status, headers, body)`` reads the
+    platform's rate-budget signals (headers such as Meta's ``x-business-use-case-usage``)
+    into a :class:`UsageHint`, so the shared client paces and waits without naming a source.
     """
 
     is_throttle: Callable[[int, Any], bool] | None = None
     retry_after: Callable[[Any], float | None] | None = None
     message: Callable[[Any, str], str] | None = None
+    usage: Callable[[int, Mapping[str, str], Any], UsageHint | None] | None = None
 
 
 @dataclass(frozen=True)

@@ -1,41 +1,99 @@
-"""The HTTP client every extractor shares: session, timeouts, retries, rate limiting.
+"""The HTTP client every extractor shares: session, deadlines, retries, rate budgets.
 
-Platforms throttle differently: HubSpot answers 429 (with ``Retry-After``), Meta usually
-answers HTTP 400 with an ``error`` object whose code says "rate limited", Google puts the
-wait in the body. 429, 5xx, connection failures and whatever the source's
-:class:`~reach2revenue.contracts.ErrorPolicy` calls a throttle are retried with
-exponential backoff and jitter (or the wait the platform asks for). Everything else (bad
-token, validation error, unknown path) fails at once with `ApiRequestError`, because
-retrying cannot fix it and would only hide the cause for minutes. This module names no
-source: each hands its own policy in.
+Failures are classified here, once (``reach2revenue.failures``):
+
+- **non-retryable** (`ApiRequestError`, a `NonRetryableError`): 401/403 auth, 400
+  validation, 404, an unusable base URL (`ApiConfigurationError`), a body that is not what
+  its ``Content-Type`` says (`UndecodableBodyError`, "not JSON"). Retrying cannot fix
+  them; they fail at once and the task is not retried.
+- **transient** (`ApiRetryError`): 5xx, 408, dropped connections and timeouts that
+  outlived ``RetryPolicy.max_attempts``, and `DeadlineExceededError` (the platform was too
+  slow, or asked for a longer wait than the extraction's deadline leaves). Airflow's
+  retries may fix them.
+
+Rate limits are a budget, not an error. Every response is read for the platform's usage
+signals through its :class:`~reach2revenue.contracts.ErrorPolicy` ``usage`` reader (Meta's
+``x-business-use-case-usage``, HubSpot's ``X-HubSpot-RateLimit-*``...): as usage nears
+100 % the client slows down (``RetryPolicy.pace_from``), and a throttle whose wait the
+platform states (``Retry-After``, the usage reader, a ``retryDelay`` in the body) is waited
+out, however often, as long as the wait fits in the extraction's deadline; it does not use
+up ``max_attempts``. A throttle that states no wait is backed off like a 5xx.
+
+Deadlines: each client has a total deadline for its extraction (``deadline_seconds``;
+default ``R2R_EXTRACTION_DEADLINE_SECONDS`` or 2.5 h, below the DAG's 3 h
+``execution_timeout``), and each attempt has one for connect, headers and the whole body
+(``request_deadline``), enforced by streaming reads against a monotonic clock and a
+watchdog that shuts the socket down when it passes: a server trickling one byte a second
+cannot hold a task.
+
+Bodies are decoded by the charset their ``Content-Type`` declares (UTF-8 when it declares
+none, as JSON is); an undecodable body is an error naming the offset, never U+FFFD, so
+the landing zone holds exactly the text the platform sent.
 
 No URL or message leaves this module unredacted: tokens travel in the ``Authorization``
 header, and any ``access_token`` query parameter is replaced by ``REDACTED`` in
-exceptions and logs.
+exceptions and logs. This module names no source: each hands its own policy in.
 """
 
 from __future__ import annotations
 
+import codecs
+import json
 import logging
+import math
+import os
 import random
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import suppress
 from dataclasses import dataclass
+from email.message import Message
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import requests
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
-from reach2revenue.contracts import ErrorPolicy
-from reach2revenue.failures import NonRetryableError
+from reach2revenue.contracts import ErrorPolicy, UsageHint
+from reach2revenue.failures import ConfigurationError, NonRetryableError
 from reach2revenue.landing import redact, utc_now
 from reach2revenue.paginators import Paginator
 
 log = logging.getLogger(__name__)
 
-DEFAULT_TIMEOUT = (10.0, 120.0)  # (connect, read) seconds; insights pages can be slow
+DEFAULT_TIMEOUT = (10.0, 120.0)  # (connect, idle read) seconds; insights pages can be slow
+#: Connect, headers and the whole body of one attempt.
+DEFAULT_REQUEST_DEADLINE = 600.0
+#: One extraction's total (2.5 h), below the DAG's 3 h execution_timeout so the task
+#: fails with our message (and lands nothing half) before Airflow kills it.
+DEFAULT_EXTRACTION_DEADLINE = 2.5 * 3600
+EXTRACTION_DEADLINE_ENV = "R2R_EXTRACTION_DEADLINE_SECONDS"
+_CHUNK = 64 * 1024
+
+
+def extraction_deadline_seconds() -> float:
+    """The configured total deadline of one extraction (``R2R_EXTRACTION_DEADLINE_SECONDS``).
+
+    Raises:
+        ConfigurationError: when the variable is set but not a positive number.
+    """
+    value = os.environ.get(EXTRACTION_DEADLINE_ENV, "").strip()
+    if not value:
+        return DEFAULT_EXTRACTION_DEADLINE
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not seconds > 0 or math.isinf(seconds):
+        raise ConfigurationError(
+            f"{EXTRACTION_DEADLINE_ENV}={value!r}: want a positive number of seconds"
+        )
+    return seconds
 
 
 class ApiError(Exception):
@@ -76,18 +134,41 @@ class ApiRequestError(ApiError, NonRetryableError):
     """The platform rejected the request (401, 403, 404, validation 400): not retried."""
 
 
+class ApiConfigurationError(ApiRequestError, ConfigurationError):
+    """The request cannot be made as configured (a base URL without scheme or host)."""
+
+
+class UndecodableBodyError(ApiRequestError):
+    """The body is not in the charset its ``Content-Type`` declares (or UTF-8)."""
+
+
 class ApiRetryError(ApiError):
     """Transient failures (throttling, 5xx, connection) persisted through every attempt."""
 
 
+class DeadlineExceededError(ApiRetryError):
+    """The extraction's or the attempt's deadline passed, or a wait would pass it.
+
+    Transient: the platform was slow or throttling; a later try may get through.
+    """
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
-    """How often and how patiently to retry transient failures.
+    """How often and how patiently to retry transient failures, and when to pace.
 
     The delay before attempt ``n + 1`` is ``base_delay * 2 ** (n - 1)`` capped at
     ``max_delay``, scaled by a random factor in ``[1 - jitter, 1]`` so that parallel
-    workers do not retry in lock-step. A ``Retry-After`` header replaces the computed
-    delay (capped at ``max_retry_after``).
+    workers do not retry in lock-step. A wait the platform states (``Retry-After``, a
+    usage header, a body's ``retryDelay``) replaces the computed delay, capped at
+    ``max_retry_after`` (a longer throttle is then simply seen again and waited again).
+
+    ``max_attempts`` bounds failures without a stated wait (5xx, connection errors,
+    throttles that say nothing); throttles with a stated wait are waited out within the
+    client's deadline instead (at most ``max_throttle_waits`` per request, a guard against
+    a server that answers nothing but waits). ``pace_from``: from this fraction of the
+    platform's budget used, requests are spaced over the time the platform says the usage
+    needs to reset (linearly more as usage nears 100 %); None turns pacing off.
     """
 
     max_attempts: int = 6
@@ -95,6 +176,8 @@ class RetryPolicy:
     max_delay: float = 60.0
     jitter: float = 0.5
     max_retry_after: float = 300.0
+    pace_from: float | None = 0.8
+    max_throttle_waits: int = 1000
 
     def backoff(self, attempt: int, retry_after: float | None = None) -> float:
         """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
@@ -102,6 +185,17 @@ class RetryPolicy:
             return max(0.0, min(retry_after, self.max_retry_after))
         delay = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
         return delay * (1.0 - self.jitter * random.random())
+
+    def pace(self, hint: UsageHint | None) -> float:
+        """Seconds to wait before the next request, given the last response's usage."""
+        if hint is None or self.pace_from is None:
+            return 0.0
+        if hint.wait_seconds is not None and 0 < hint.wait_seconds < math.inf:
+            return min(hint.wait_seconds, self.max_retry_after)
+        if hint.used is None or hint.reset_seconds is None or hint.used < self.pace_from:
+            return 0.0
+        share = min(1.0, (hint.used - self.pace_from) / max(1e-9, 1.0 - self.pace_from))
+        return min(self.max_retry_after, hint.reset_seconds * share)
 
 
 class RateLimiter:
@@ -159,7 +253,101 @@ class ApiResponse:
     data: Any
 
 
-def _retry_after_seconds(response: requests.Response) -> float | None:
+# ------------------------------------------------------------------ deadline watchdog
+# requests gives no total deadline: its read timeout is per socket read, so a server that
+# sends a byte every few seconds holds a request forever. Each attempt therefore runs
+# under a watchdog that knows the connection the attempt uses (registered by the
+# connection class below, through a thread-local) and shuts its socket down when the
+# attempt's deadline passes; a blocked read then returns at once.
+
+_ACTIVE = threading.local()
+
+
+class _Watchdog:
+    def __init__(self, seconds: float) -> None:
+        self.fired = False
+        self._connections: list[HTTPConnection] = []
+        self._lock = threading.Lock()
+        self._done = False
+        self._timer = threading.Timer(max(0.0, seconds), self._fire)
+        self._timer.daemon = True
+
+    def __enter__(self) -> _Watchdog:
+        _ACTIVE.watchdog = self
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        with self._lock:
+            self._done = True
+        self._timer.cancel()
+        _ACTIVE.watchdog = None
+
+    def attach(self, connection: HTTPConnection) -> None:
+        with self._lock:
+            self._connections.append(connection)
+            fired = self.fired
+        if fired:
+            self._shutdown(connection)
+
+    def _fire(self) -> None:
+        with self._lock:
+            if self._done:
+                return
+            self.fired = True
+            connections = list(self._connections)
+        for connection in connections:
+            self._shutdown(connection)
+
+    @staticmethod
+    def _shutdown(connection: HTTPConnection) -> None:
+        sock = getattr(connection, "sock", None)
+        if sock is not None:
+            with suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+
+def _watch(connection: HTTPConnection) -> None:
+    watchdog = getattr(_ACTIVE, "watchdog", None)
+    if watchdog is not None:
+        watchdog.attach(connection)
+
+
+class _WatchedHTTPConnection(HTTPConnection):
+    def request(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        _watch(self)
+        super().request(*args, **kwargs)
+
+
+class _WatchedHTTPSConnection(HTTPSConnection):
+    def request(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        _watch(self)
+        super().request(*args, **kwargs)
+
+
+class _WatchedHTTPPool(HTTPConnectionPool):
+    ConnectionCls = _WatchedHTTPConnection
+
+
+class _WatchedHTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _WatchedHTTPSConnection
+
+
+class _WatchedAdapter(HTTPAdapter):
+    """requests' adapter with connections the attempt's watchdog can shut down."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {
+            "http": _WatchedHTTPPool,
+            "https": _WatchedHTTPSPool,
+        }
+
+
+# ------------------------------------------------------------------ bodies
+
+
+def _retry_after_seconds(response: Any) -> float | None:
     """Parse ``Retry-After`` (seconds or an HTTP date); None when absent or unreadable."""
     value = response.headers.get("Retry-After")
     if not value:
@@ -174,17 +362,24 @@ def _retry_after_seconds(response: requests.Response) -> float | None:
         return None
 
 
-def _body_text(response: requests.Response) -> str:
-    """The body as sent: JSON is UTF-8 (RFC 8259), whatever requests would guess."""
-    try:
-        return response.content.decode("utf-8")
-    except UnicodeDecodeError:
-        return response.text
+def declared_charset(content_type: str | None) -> str | None:
+    """The ``charset`` parameter of a ``Content-Type`` header (lower case), or None."""
+    if not content_type:
+        return None
+    message = Message()
+    message["content-type"] = content_type
+    charset = message.get_param("charset")
+    if isinstance(charset, tuple):  # RFC 2231 form
+        charset = charset[2]
+    if not charset:
+        return None
+    return str(charset).strip().strip('"').lower() or None
 
 
-def _json_or_none(response: requests.Response) -> Any:
+def _parse_json(text: str) -> Any:
     try:
-        return response.json()
+        # A byte-order mark is not JSON, but it is not a reason to fail either.
+        return json.loads(text.removeprefix("\ufeff"))
     except ValueError:
         return None
 
@@ -203,6 +398,23 @@ def error_message(body: Any, text: str) -> str:
     return text[:500] if text else "(empty body)"
 
 
+@dataclass(frozen=True)
+class _Received:
+    """One attempt's response, body read in full within the attempt's deadline."""
+
+    status: int
+    url: str
+    headers: Mapping[str, str]
+    content: bytes
+    response: requests.Response
+
+
+class _AttemptTimedOut(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 class ApiClient:
     """A ``requests.Session`` bound to one platform, base URL and token.
 
@@ -211,11 +423,15 @@ class ApiClient:
         base_url: Scheme and host (and optional prefix) of the API or its stand-in.
         token: Bearer token; sent only to ``base_url``'s host. Empty for a public API (the
             ECB): then no ``Authorization`` header is sent at all.
-        retry: Retry policy for transient failures.
-        timeout: ``(connect, read)`` seconds per attempt.
+        retry: Retry and pacing policy.
+        timeout: ``(connect, idle read)`` seconds per attempt (each capped by the deadlines).
         session: Optional session (tests, connection pooling).
         sleep: Injected for tests; defaults to ``time.sleep``.
-        errors: The platform's error policy (its throttles, waits and messages).
+        errors: The platform's error policy (its throttles, waits, messages, usage).
+        request_deadline: Seconds for one attempt: connect, headers and the whole body.
+        deadline_seconds: Total seconds for everything this client does (its extraction),
+            waits included; default `extraction_deadline_seconds`. Counted from creation.
+        clock: Monotonic clock (tests).
     """
 
     def __init__(
@@ -229,6 +445,9 @@ class ApiClient:
         session: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
         errors: ErrorPolicy | None = None,
+        request_deadline: float = DEFAULT_REQUEST_DEADLINE,
+        deadline_seconds: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.platform = platform
         self.errors = errors or ErrorPolicy()
@@ -236,14 +455,29 @@ class ApiClient:
         self._token = token
         self.retry = retry or RetryPolicy()
         self.timeout = timeout
+        self.request_deadline = float(request_deadline)
+        self.deadline_seconds = (
+            extraction_deadline_seconds() if deadline_seconds is None else float(deadline_seconds)
+        )
+        self._clock = clock
+        self._deadline_at = clock() + self.deadline_seconds
         self.session = session or requests.Session()
+        adapter = _WatchedAdapter()
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
         self.session.headers.update(
             {"Accept": "application/json", "User-Agent": "reach2revenue-extract/0.1"}
         )
         self._sleep = sleep
         self._origin = urlsplit(self.base_url)[:2]
+        self._pace_until = 0.0
         self.request_count = 0
         self.retry_count = 0
+        #: Throttles waited out (stated waits) and the seconds spent in them and in pacing.
+        self.throttle_count = 0
+        self.throttle_wait_seconds = 0.0
+        self.pace_wait_seconds = 0.0
+        self.last_usage: UsageHint | None = None
 
     def __repr__(self) -> str:
         return f"ApiClient(platform={self.platform!r}, base_url={self.base_url!r})"
@@ -262,6 +496,11 @@ class ApiClient:
     def secrets(self) -> tuple[str, ...]:
         """Values to blank in anything written to disk (for `landing.write_page`)."""
         return (self._token,)
+
+    @property
+    def seconds_left(self) -> float:
+        """Seconds left before this client's (extraction's) deadline."""
+        return self._deadline_at - self._clock()
 
     def redact(self, text: str) -> str:
         """Redact ``access_token`` parameters and this client's token from ``text``."""
@@ -317,14 +556,24 @@ class ApiClient:
         limiter: RateLimiter | None = None,
         accept: str | None = None,
     ) -> ApiResponse:
-        """Send one logical request, retrying transient failures per ``self.retry``.
+        """Send one logical request: retry transient failures per ``self.retry``, wait out
+        stated throttles within the deadline, pace by the platform's usage.
 
         With ``accept`` (a media type other than JSON, e.g. ``text/csv``) that type is
         requested and a successful body is returned as text with ``data`` None, instead of
         being required to be JSON.
         """
         url = self.url(path_or_url)
-        if urlsplit(url)[:2] != self._origin:
+        split = urlsplit(url)
+        if split.scheme not in ("http", "https") or not split.netloc:
+            raise ApiConfigurationError(
+                self.platform,
+                method,
+                self.redact(url),
+                None,
+                f"base URL {self.redact(self.base_url)!r} is not an http(s) URL with a host",
+            )
+        if split[:2] != self._origin:
             # A paging link to another host would receive our bearer token: refuse.
             raise ApiRequestError(
                 self.platform,
@@ -336,73 +585,271 @@ class ApiClient:
         headers = {"Authorization": f"Bearer {self._token}"} if self._token else {}
         if accept is not None:
             headers["Accept"] = accept
-        attempt = 0
+        attempt = 0  # failed attempts without a stated wait
+        tries = 0  # every request sent for this logical request
+        waits = 0  # stated throttles waited out
+        shown_url = self.redact(url)
         while True:
-            attempt += 1
+            self._await_pace()
             if limiter is not None:
                 limiter.acquire()
+            tries += 1
             self.request_count += 1
-            shown_url = self.redact(url)
+            try:
+                received = self._send(method, url, params, json_body, headers)
+            except requests.exceptions.InvalidURL as exc:
+                raise ApiConfigurationError(
+                    self.platform, method, shown_url, None, self.redact(str(exc)), tries
+                ) from None
+            except _AttemptTimedOut as timed_out:
+                attempt += 1
+                if attempt >= self.retry.max_attempts:
+                    raise DeadlineExceededError(
+                        self.platform, method, shown_url, None, timed_out.reason, tries
+                    ) from None
+                self._wait(attempt, None, method, shown_url, timed_out.reason, tries)
+                continue
+            except (
+                requests.ConnectionError,
+                requests.Timeout,
+                requests.exceptions.ChunkedEncodingError,
+                requests.exceptions.ContentDecodingError,
+            ) as exc:
+                reason = self.redact(f"{type(exc).__name__}: {exc}")
+                attempt += 1
+                if attempt >= self.retry.max_attempts:
+                    raise ApiRetryError(
+                        self.platform, method, shown_url, None, reason, tries
+                    ) from None
+                self._wait(attempt, None, method, shown_url, reason, tries)
+                continue
+
+            shown_url = self.redact(received.url or url)
+            status = received.status
+            if 200 <= status < 300:
+                text = self._decode(received, method, shown_url, tries)
+                hint = self._usage(status, received.headers, None)
+                self._plan_pace(hint)
+                if accept is not None:
+                    return ApiResponse(shown_url, status, text, None)
+                body = _parse_json(text)
+                if body is None:
+                    raise ApiRequestError(
+                        self.platform, method, shown_url, status, "response is not JSON", tries
+                    )
+                return ApiResponse(shown_url, status, text, body)
+
+            # Error bodies only feed messages and classification: decode leniently.
+            charset = declared_charset(received.headers.get("Content-Type")) or "utf-8"
+            try:
+                error_text = received.content.decode(charset, errors="replace")
+            except LookupError:
+                error_text = received.content.decode("utf-8", errors="replace")
+            body = _parse_json(error_text)
+            describe = self.errors.message or error_message
+            message = self.redact(describe(body, error_text))
+            hint = self._usage(status, received.headers, body)
+            throttled = status == 429 or (
+                self.errors.is_throttle is not None and self.errors.is_throttle(status, body)
+            )
+            if not throttled and status not in (408,) and status < 500:
+                raise ApiRequestError(self.platform, method, shown_url, status, message, tries)
+
+            stated = _retry_after_seconds(received)
+            if stated is None and hint is not None and hint.wait_seconds is not None:
+                stated = hint.wait_seconds
+            if stated is None and self.errors.retry_after is not None:
+                stated = self.errors.retry_after(body)
+            reason = f"HTTP {status}: {message}"
+            if hint is not None and hint.note:
+                reason += f" [{self.redact(hint.note)}]"
+            if throttled and stated is not None and waits < self.retry.max_throttle_waits:
+                # A stated throttle is the budget at work, not a failure: wait it out.
+                waits += 1
+                self._wait_throttle(stated, method, shown_url, status, reason, tries)
+                continue
+            attempt += 1
+            if attempt >= self.retry.max_attempts:
+                raise ApiRetryError(self.platform, method, shown_url, status, message, tries)
+            self._wait(attempt, stated, method, shown_url, reason, tries, status)
+
+    # ----------------------------------------------------------------- one attempt
+
+    def _send(
+        self,
+        method: str,
+        url: str,
+        params: Mapping[str, Any] | None,
+        json_body: Any,
+        headers: Mapping[str, str],
+    ) -> _Received:
+        """One attempt, connect to last body byte within the attempt's deadline."""
+        left = self.seconds_left
+        if left <= 0:
+            raise _AttemptTimedOut("the extraction deadline has passed")
+        budget = min(self.request_deadline, left)
+        started = self._clock()
+        ends = started + budget
+        connect, read = self.timeout
+        chunks: list[bytes] = []
+        received = 0
+        with _Watchdog(budget) as watchdog:
             try:
                 response = self.session.request(
                     method,
                     url,
                     params=params,
                     json=json_body,
-                    headers=headers,
-                    timeout=self.timeout,
+                    headers=dict(headers),
+                    timeout=(min(connect, budget), min(read, budget)),
+                    stream=True,
                 )
+                try:
+                    for chunk in response.iter_content(_CHUNK):
+                        chunks.append(chunk)
+                        received += len(chunk)
+                        if self._clock() > ends:
+                            break
+                finally:
+                    response.close()
             except (
                 requests.ConnectionError,
                 requests.Timeout,
                 requests.exceptions.ChunkedEncodingError,
-            ) as exc:
-                reason = self.redact(f"{type(exc).__name__}: {exc}")
-                if attempt >= self.retry.max_attempts:
-                    raise ApiRetryError(
-                        self.platform, method, shown_url, None, reason, attempt
-                    ) from None
-                self._wait(attempt, None, method, shown_url, reason)
-                continue
+            ):
+                if not watchdog.fired and self._clock() <= ends:
+                    raise
+            if watchdog.fired or self._clock() > ends:
+                which = (
+                    "the time left before the extraction deadline"
+                    if budget < self.request_deadline
+                    else "the request deadline"
+                )
+                raise _AttemptTimedOut(
+                    f"no complete response within {which} ({budget:.1f}s for connect, "
+                    f"headers and the whole body; {received} body bytes received)"
+                )
+        return _Received(
+            response.status_code, response.url, response.headers, b"".join(chunks), response
+        )
 
-            shown_url = self.redact(response.url or url)
-            status = response.status_code
-            if 200 <= status < 300:
-                if accept is not None:
-                    return ApiResponse(shown_url, status, _body_text(response), None)
-                body = _json_or_none(response)
-                if body is None:
-                    raise ApiRequestError(
-                        self.platform, method, shown_url, status, "response is not JSON"
-                    )
-                return ApiResponse(shown_url, status, _body_text(response), body)
-
-            body = _json_or_none(response)
-            describe = self.errors.message or error_message
-            message = self.redact(describe(body, response.text))
-            throttled = self.errors.is_throttle is not None and self.errors.is_throttle(
-                status, body
-            )
-            transient = status == 429 or status >= 500 or throttled
-            if not transient:
-                raise ApiRequestError(self.platform, method, shown_url, status, message, attempt)
-            if attempt >= self.retry.max_attempts:
-                raise ApiRetryError(self.platform, method, shown_url, status, message, attempt)
-            asked = _retry_after_seconds(response)
-            if asked is None and self.errors.retry_after is not None:
-                asked = self.errors.retry_after(body)
-            self._wait(
-                attempt,
-                asked,
+    def _decode(self, received: _Received, method: str, url: str, tries: int) -> str:
+        """The body as the platform sent it, by its declared charset (default UTF-8)."""
+        declared = declared_charset(received.headers.get("Content-Type"))
+        charset = declared or "utf-8"
+        try:
+            codecs.lookup(charset)
+        except LookupError:
+            raise UndecodableBodyError(
+                self.platform,
                 method,
-                shown_url,
-                f"HTTP {status}: {message}",
-            )
+                url,
+                received.status,
+                f"unknown charset {charset!r} declared in Content-Type "
+                f"{received.headers.get('Content-Type')!r}",
+                tries,
+            ) from None
+        try:
+            return received.content.decode(charset)
+        except UnicodeDecodeError as exc:
+            bad = received.content[exc.start : exc.start + 8]
+            raise UndecodableBodyError(
+                self.platform,
+                method,
+                url,
+                received.status,
+                f"body is not valid {charset} ({'declared' if declared else 'JSON default'}) "
+                f"at byte offset {exc.start} of {len(received.content)}: {bad!r}; "
+                "not landed (a lossy decode would change the data)",
+                tries,
+            ) from None
+
+    # ----------------------------------------------------------------- budgets and waits
+
+    def _usage(self, status: int, headers: Mapping[str, str], body: Any) -> UsageHint | None:
+        if self.errors.usage is None:
+            return None
+        try:
+            hint = self.errors.usage(status, headers, body)
+        except Exception:  # a usage reader must never fail a good response
+            log.exception("%s: could not read rate usage", self.platform)
+            return None
+        if hint is not None:
+            self.last_usage = hint
+        return hint
+
+    def _plan_pace(self, hint: UsageHint | None) -> None:
+        delay = self.retry.pace(hint)
+        if delay > 0:
+            self._pace_until = max(self._pace_until, self._clock() + delay)
+
+    def _await_pace(self) -> None:
+        delay = self._pace_until - self._clock()
+        if delay <= 0:
+            return
+        delay = min(delay, max(0.0, self.seconds_left))
+        usage = self.last_usage
+        log.info(
+            "%s: pacing %.2fs before the next request (%s used%s)",
+            self.platform,
+            delay,
+            f"{usage.used:.0%}" if usage and usage.used is not None else "budget",
+            f": {usage.note}" if usage and usage.note else "",
+        )
+        self._sleep(delay)
+        self.pace_wait_seconds += delay
+        self._pace_until = 0.0
+
+    def _ensure_fits(
+        self, delay: float, method: str, url: str, status: int | None, reason: str, tries: int
+    ) -> None:
+        left = self.seconds_left
+        if delay < left:
+            return
+        asked = "an unknown time (not within hours)" if math.isinf(delay) else f"{delay:.0f}s"
+        raise DeadlineExceededError(
+            self.platform,
+            method,
+            url,
+            status,
+            f"{reason}; waiting {asked} does not fit in the extraction deadline "
+            f"({self.deadline_seconds:.0f}s, {max(0.0, left):.0f}s left): not waited for, "
+            "a later try continues where the landed data ends",
+            tries,
+        )
+
+    def _wait_throttle(
+        self, stated: float, method: str, url: str, status: int, reason: str, tries: int
+    ) -> None:
+        self._ensure_fits(stated, method, url, status, reason, tries)
+        delay = self.retry.backoff(1, stated)
+        self._ensure_fits(delay, method, url, status, reason, tries)
+        self.throttle_count += 1
+        self.retry_count += 1
+        self.throttle_wait_seconds += delay
+        log.warning(
+            "%s: %s %s throttled (%s); waiting %.2fs as the platform asks (throttle %d)",
+            self.platform,
+            method,
+            url,
+            reason,
+            delay,
+            self.throttle_count,
+        )
+        self._sleep(delay)
 
     def _wait(
-        self, attempt: int, retry_after: float | None, method: str, url: str, reason: str
+        self,
+        attempt: int,
+        retry_after: float | None,
+        method: str,
+        url: str,
+        reason: str,
+        tries: int,
+        status: int | None = None,
     ) -> None:
         delay = self.retry.backoff(attempt, retry_after)
+        self._ensure_fits(delay, method, url, status, reason, tries)
         self.retry_count += 1
         log.warning(
             "%s: %s %s attempt %d/%d failed (%s); retrying in %.2fs",

@@ -3,9 +3,19 @@
 Serves a `World` as the real API would: ``GET /v21.0/act_{id}/insights`` with
 ``level=campaign``, ``time_increment=1``, ``breakdowns=country``, cursor paging, numbers as
 strings and ``actions`` as ``[{action_type, value}]``; ``GET /v21.0/act_{id}`` for the
-account's currency and time zone. Errors use Graph's ``{"error": {...}}`` bodies, throttles
-the code-17 body with HTTP 400 as Meta does. Days are account-local, and only days up to
-the server clock's account-local date are served.
+account's currency and time zone. Errors use Graph's ``{"error": {...}}`` bodies with
+HTTP 400 as Meta does. Days are account-local, and only days up to the server clock's
+account-local date are served.
+
+Rate limits work like Graph's Business-Use-Case budget (`CallBudget`): each ad account may
+make ``calls_per_window`` calls in any rolling ``window_seconds``. Every response reports
+the usage (``x-business-use-case-usage``, ``x-app-usage``, ``x-ad-account-usage``,
+``x-fb-ads-insights-throttle``); once the budget is spent the account is blocked until
+its window has emptied, and every call meanwhile answers the throttle error (code 80000
+for insights, 17 for other reads, both subcode 2446079) with
+``estimated_time_to_regain_access`` in the usage header. Meta states that time in whole
+minutes; the stand-in does too, except for windows shorter than a minute (tests), where
+it sends the fraction of a minute (0.05 = 3 s) so that honouring it stays exact.
 """
 
 from __future__ import annotations
@@ -13,15 +23,19 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 import re
 import secrets
-from collections import defaultdict
+import threading
+import time
+from collections import defaultdict, deque
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import urlencode
 
-from reach2revenue.sandbox.standins._http import Request, Response, RollingLimiter, StandinServer
+from reach2revenue.sandbox.standins._http import Request, Response, StandinServer
 from reach2revenue.sandbox.world import AdAccount, MetaInsight, World
 
 API_VERSION = "v21.0"
@@ -80,7 +94,7 @@ def _error(
     return Response(status, {"error": error}, headers or {})
 
 
-def throttle_error() -> Response:
+def throttle_error(headers: dict[str, str] | None = None) -> Response:
     """Meta's per-user throttle: HTTP 400, code 17, subcode 2446079, transient."""
     return _error(
         400,
@@ -88,12 +102,100 @@ def throttle_error() -> Response:
         17,
         subcode=2446079,
         transient=True,
+        headers=headers,
         extra={
             "error_user_title": "Ad Account Has Too Many API Calls",
             "error_user_msg": "There have been too many calls from this ad-account. "
             "Please wait a bit and try again.",
         },
     )
+
+
+def insights_throttle_error(headers: dict[str, str] | None = None) -> Response:
+    """The ads_insights Business-Use-Case throttle: HTTP 400, code 80000, transient."""
+    return _error(
+        400,
+        "(#80000) There have been too many calls from this ad-account. Wait a bit and try "
+        "again. For more info, please refer to "
+        "https://developers.facebook.com/docs/graph-api/overview/rate-limiting.",
+        80000,
+        subcode=2446079,
+        transient=True,
+        headers=headers,
+    )
+
+
+class CallBudget:
+    """Graph's rolling call budget: ``limit`` calls per ``window`` seconds per key (an ad
+    account); when spent, the key is blocked until its window has emptied.
+
+    Blocked calls are refused without being counted, as Meta does. Thread-safe.
+    """
+
+    def __init__(
+        self, limit: int, window: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        if limit < 1 or window <= 0:
+            raise ValueError("a call budget needs limit >= 1 and window > 0")
+        self.limit = int(limit)
+        self.window = float(window)
+        self._clock = clock
+        self._calls: dict[str, deque[float]] = {}
+        self._blocked_until: dict[str, float] = {}
+        self._lock = threading.Lock()
+        #: How often a key was blocked (a fresh throttle, not each refused call).
+        self.throttles = 0
+        self.refused = 0
+
+    def _live(self, key: str, now: float) -> deque[float]:
+        calls = self._calls.setdefault(key, deque())
+        while calls and calls[0] <= now - self.window:
+            calls.popleft()
+        return calls
+
+    def admit(self, key: str) -> float | None:
+        """Count one call for ``key``; None if admitted, else seconds until access returns."""
+        now = self._clock()
+        with self._lock:
+            blocked = self._blocked_until.get(key, 0.0)
+            if now < blocked:
+                self.refused += 1
+                return blocked - now
+            calls = self._live(key, now)
+            if len(calls) >= self.limit:
+                # Spent: blocked until every counted call has left the window.
+                self._blocked_until[key] = calls[-1] + self.window
+                self.throttles += 1
+                self.refused += 1
+                return self._blocked_until[key] - now
+            calls.append(now)
+            return None
+
+    def usage(self, key: str) -> tuple[int, float, float]:
+        """``(percent used, seconds until the usage is back to 0, seconds blocked)``."""
+        now = self._clock()
+        with self._lock:
+            calls = self._live(key, now)
+            blocked = max(0.0, self._blocked_until.get(key, 0.0) - now)
+            percent = 100 if blocked else min(100, math.ceil(100 * len(calls) / self.limit))
+            reset = max(blocked, (calls[-1] + self.window - now) if calls else 0.0)
+            return percent, reset, blocked
+
+    def reset(self) -> None:
+        """Forget all calls and blocks."""
+        with self._lock:
+            self._calls.clear()
+            self._blocked_until.clear()
+
+
+def regain_minutes(seconds: float) -> float:
+    """``estimated_time_to_regain_access`` for a block of ``seconds``: whole minutes as
+    Meta sends them, or hundredths of a minute for blocks under a minute (test windows)."""
+    if seconds <= 0:
+        return 0
+    if seconds >= 60:
+        return math.ceil(seconds / 60)
+    return math.ceil(seconds / 60 * 100) / 100
 
 
 def token_error(
@@ -153,8 +255,9 @@ class MetaAdsServer(StandinServer):
         token: the one access token accepted (Bearer header or ``access_token`` param).
         clock: fixed server clock (aware instant); None = wall clock.
         host, port: where to listen (port 0 = ephemeral).
-        rate_limits: enforce the per-token throttle.
-        calls_per_window, window_seconds: the throttle, in calls per rolling window.
+        rate_limits: enforce the call budget.
+        calls_per_window, window_seconds: the budget of each ad account, in calls per
+            rolling window (Graph's ads_insights budget is hourly; tests use seconds).
     """
 
     platform = "meta"
@@ -175,7 +278,7 @@ class MetaAdsServer(StandinServer):
     ) -> None:
         super().__init__(token=token, clock=clock, host=host, port=port, rate_limits=rate_limits)
         self.world = world
-        self.limiter = RollingLimiter(calls_per_window, window_seconds)
+        self.budget = CallBudget(calls_per_window, window_seconds)
         # Async report runs by id: their validated query, account and status polls.
         self._reports: dict[str, dict[str, Any]] = {}
         self._report_seq = 0
@@ -216,32 +319,63 @@ class MetaAdsServer(StandinServer):
             return token_error()
         return None
 
+    def _budget_key(self, request: Request) -> tuple[str, bool]:
+        """The ad account a call counts against (``app`` when none), and whether it is an
+        insights call (the ads_insights use case)."""
+        report = _REPORT_PATH.match(request.path)
+        if report is not None:
+            job = self._reports.get(report.group(2))
+            return (job["account"].account_id if job else "app"), True
+        match = _PATH.match(request.path)
+        if match is not None:
+            return match.group(2), bool(match.group(3))
+        return "app", False
+
     def check_rate_limit(self, request: Request) -> Response | None:
-        """Throttle per token the way Graph does (HTTP 400, code 17)."""
-        if not self.limiter.hit(self._token(request) or ""):
-            return throttle_error()
-        return None
+        """Count the call against its account's budget; when spent, Graph's throttle."""
+        key, insights = self._budget_key(request)
+        if self.budget.admit(key) is None:
+            return None
+        headers = self._usage_headers(request)
+        return insights_throttle_error(headers) if insights else throttle_error(headers)
 
     def _usage_headers(self, request: Request) -> dict[str, str]:
-        # Graph reports throttle usage in percent on every insights response.
-        used = self.limiter.limit - self.limiter.remaining(self._token(request) or "")
-        pct = min(100, round(100 * used / max(1, self.limiter.limit)))
+        # Graph reports the usage of each budget, in percent, on every response.
+        key, insights = self._budget_key(request)
+        percent, reset, blocked = self.budget.usage(key)
+        use_case = {
+            "type": "ads_insights" if insights else "ads_management",
+            "call_count": percent,
+            "total_cputime": max(1, percent // 2) if percent else 0,
+            "total_time": max(1, percent // 2) if percent else 0,
+            "estimated_time_to_regain_access": regain_minutes(blocked),
+        }
         return {
-            "x-fb-ads-insights-throttle": json.dumps(
+            "x-business-use-case-usage": json.dumps({key: [use_case]}),
+            "x-app-usage": json.dumps({"call_count": percent, "total_cputime": 0, "total_time": 0}),
+            "x-ad-account-usage": json.dumps(
                 {
-                    "app_id_util_pct": pct,
-                    "acc_id_util_pct": pct,
+                    "acc_id_util_pct": percent,
+                    "reset_time_duration": math.ceil(reset),
                     "ads_api_access_tier": "standard_access",
                 }
             ),
-            "x-ad-account-usage": json.dumps({"acc_id_util_pct": pct, "reset_time_duration": 0}),
+            "x-fb-ads-insights-throttle": json.dumps(
+                {"app_id_util_pct": percent, "acc_id_util_pct": percent}
+            ),
         }
 
     # ----------------------------------------------------------------- routing
 
     def route(self, request: Request) -> Response:
         """Dispatch ``/vNN.0/act_{id}``, ``/vNN.0/act_{id}/insights`` (GET; POST starts an
-        async report) and ``/vNN.0/{report_run_id}[/insights]``."""
+        async report) and ``/vNN.0/{report_run_id}[/insights]``; every answer reports the
+        call budget's usage."""
+        response = self._route(request)
+        response.headers.update(self._usage_headers(request))
+        return response
+
+    def _route(self, request: Request) -> Response:
         report = _REPORT_PATH.match(request.path)
         if report is not None and report.group(1) == API_VERSION:
             return self._report(request, report.group(2), bool(report.group(3)))
@@ -289,7 +423,7 @@ class MetaAdsServer(StandinServer):
             self._report_seq += 1
             report_id = str(6_000_000_000_000 + self._report_seq)
             self._reports[report_id] = {"account": account, "query": query, "polls": 0}
-        return Response(200, {"report_run_id": report_id}, self._usage_headers(request))
+        return Response(200, {"report_run_id": report_id})
 
     def _report(self, request: Request, report_id: str, insights: bool) -> Response:
         """``GET {report_run_id}`` (status) and ``GET {report_run_id}/insights`` (rows)."""
@@ -407,9 +541,8 @@ class MetaAdsServer(StandinServer):
         rows = self._select(account, query["since"], query["until"], "country" in breakdowns)
         page = rows[offset : offset + limit]
         data = [self._render(account, row, fields, breakdowns) for row in page]
-        headers = self._usage_headers(request)
         if not page:
-            return Response(200, {"data": []}, headers)
+            return Response(200, {"data": []})
         paging: dict[str, Any] = {
             "cursors": {
                 "before": encode_cursor(offset),
@@ -424,7 +557,7 @@ class MetaAdsServer(StandinServer):
             query = [(k, v) for k, v in request.query_pairs if k not in ("after", "before")]
             query.append(("before", paging["cursors"]["before"]))
             paging["previous"] = f"{self.base_url(request)}{request.path}?{urlencode(query)}"
-        return Response(200, {"data": data, "paging": paging}, headers)
+        return Response(200, {"data": data, "paging": paging})
 
     def _select(
         self, account: AdAccount, since: date, until: date, by_country: bool

@@ -18,9 +18,11 @@ Facts relied on (REST API "Status Codes and Error Responses", api-shapes.md §5)
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from typing import Any
 
-from reach2revenue.contracts import ErrorPolicy
+from reach2revenue.contracts import ErrorPolicy, UsageHint
 
 #: errorCodes that mean "the org's API budget is used up, try later" (sent with HTTP 403).
 THROTTLE_CODES = frozenset({"REQUEST_LIMIT_EXCEEDED"})
@@ -56,4 +58,22 @@ def message(body: Any, text: str) -> str:
     return text[:500] if text else "(empty body)"
 
 
-ERRORS = ErrorPolicy(is_throttle=is_throttle, message=message)
+_API_USAGE = re.compile(r"api-usage=(\d+)/(\d+)")
+
+
+def usage(status: int, headers: Mapping[str, str], body: Any) -> UsageHint | None:
+    """The org's 24-hour API budget from ``Sforce-Limit-Info: api-usage=18/5000``.
+
+    The window is a rolling day, so there is nothing to pace over within a run: the hint
+    only reports the share used (logged when throttled).
+    """
+    match = _API_USAGE.search(str(headers.get("Sforce-Limit-Info") or ""))
+    if match is None:
+        return None
+    used, limit = int(match.group(1)), int(match.group(2))
+    if limit <= 0:
+        return None
+    return UsageHint(used=used / limit, note=f"api-usage {used}/{limit} in 24 h")
+
+
+ERRORS = ErrorPolicy(is_throttle=is_throttle, message=message, usage=usage)
