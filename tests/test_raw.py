@@ -100,13 +100,18 @@ def land_meta(
     )
 
 
-def contact(cid: str, modified: str, email: str) -> dict[str, Any]:
-    """A HubSpot contact search result."""
+def contact(cid: str, modified: str, email: str | None) -> dict[str, Any]:
+    """A HubSpot contact search result (every requested property, null when unset)."""
     return {
         "id": cid,
         "properties": {
             "email": email,
             "firstname": "Ada",
+            "lastname": None,
+            "country": None,
+            "hs_analytics_source": None,
+            "utm_source": None,
+            "utm_campaign": None,
             "createdate": "2026-09-01T08:00:00.000Z",
             "lastmodifieddate": modified,
             "hs_object_id": cid,
@@ -208,12 +213,10 @@ def test_frame_has_exactly_the_raw_columns_as_strings(tmp_path: Path) -> None:
     # The page was redacted when landed.
     assert "SECRET" not in Path(record["_landed_file"]).read_text()
 
-    contacts = land_contacts(
-        tmp_path, "s1", [{"id": "7", "properties": {"lastmodifieddate": "2026-09-01T10:00:00Z"}}]
-    )
+    contacts = land_contacts(tmp_path, "s1", [contact("7", "2026-09-01T10:00:00Z", None)])
     (batch,) = raw.batches_from_manifests([contacts], TABLES)
     record = batch.frame.to_dict("records")[0]
-    assert record["email"] is None and record["archived"] is None  # missing -> None
+    assert record["email"] is None and record["archived"] == "false"  # null -> None
     assert record["id"] == "7"
 
 

@@ -90,6 +90,67 @@ class MergeRule(Enum):
 Flattener = Callable[["Manifest"], list[dict[str, Any]]]
 """Landed pages of one extraction -> raw rows (API columns as text, plus lineage)."""
 
+#: The JSON types a response field may have (``integer`` is a number without a fraction;
+#: ``number`` accepts integers too).
+JSON_TYPES = frozenset({"string", "number", "integer", "boolean", "object", "array"})
+
+
+@dataclass(frozen=True)
+class ResponseField:
+    """One field of a record as the API sends it.
+
+    Attributes:
+        path: where it is in the record, dots into objects and ``[]`` into each item of a
+            list (``properties.amount``, ``metrics.impressions``, ``to[].toObjectId``); for
+            a CSV response, the column name.
+        types: the JSON types it may have (a subset of :data:`JSON_TYPES`).
+        required: the platform always sends it (a missing one is drift, not a null).
+        nullable: JSON ``null`` is a valid value.
+        measure: a number the marts add up (spend, impressions, amount).
+    """
+
+    path: str
+    types: tuple[str, ...] = ("string",)
+    required: bool = True
+    nullable: bool = False
+    measure: bool = False
+
+
+@dataclass(frozen=True)
+class ResponseSchema:
+    """What one raw table's landed pages hold, checked before they are flattened.
+
+    Attributes:
+        records: the key of each page (or stream batch) holding the list of records
+            (``data``, ``results``, ``records``, ``elements``); ``""`` when the page is
+            the record itself; for CSV, unused.
+        fields: the record's fields; anything else the API sends is reported as new.
+        ignored: fields the API sends that are known and deliberately not loaded (paths as
+            in ``fields``; an object path covers everything below it).
+        page_keys: the other top-level keys a page (batch) may carry (paging, totals).
+        stream: a page is a JSON array of batches (Google Ads ``searchStream``).
+        empty_batch_omits_records: an empty answer leaves ``records`` out (proto3 JSON
+            drops empty lists); only a sole batch of a stream may then lack it.
+        csv: pages are CSV; ``fields`` are columns; ``csv_alternatives`` lists other
+            header layouts of the same table, told apart by their first column.
+    """
+
+    records: str
+    fields: tuple[ResponseField, ...]
+    ignored: tuple[str, ...] = ()
+    page_keys: tuple[str, ...] = ()
+    stream: bool = False
+    empty_batch_omits_records: bool = False
+    csv: bool = False
+    csv_alternatives: tuple[tuple[ResponseField, ...], ...] = ()
+
+    def field(self, path: str) -> ResponseField:
+        """The declared field at ``path``."""
+        for declared in self.fields:
+            if declared.path == path:
+                return declared
+        raise KeyError(path)
+
 
 @dataclass(frozen=True)
 class RawTable:
@@ -107,6 +168,8 @@ class RawTable:
         scope_param: REPLACE_CHILDREN: the manifest ``params`` key listing the parents
             asked for (so a parent whose children all went away is emptied); REPLACE_DAYS:
             the manifest ``params`` key holding the fixed scope values (``account_id``).
+        response: what the API sends per page and record (``reach2revenue.drift`` checks
+            every landed page against it before flattening); None: not checked.
     """
 
     source: str
@@ -118,6 +181,7 @@ class RawTable:
     scope_columns: tuple[str, ...] = ()
     modified_column: str | None = None
     scope_param: str | None = None
+    response: ResponseSchema | None = field(default=None, compare=False, repr=False)
 
     @property
     def name(self) -> str:

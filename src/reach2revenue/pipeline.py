@@ -72,6 +72,9 @@ def load_and_validate(
     Write-audit-publish at the raw layer: if any batch fails its expectation suite,
     nothing is merged, a report is written to the quarantine folder beside the kept
     landed files, and `DataQualityError` names the source, dates, expectation and rows.
+    Before that, every landed page is held to its table's declared response schema: a
+    drifted one raises `reach2revenue.drift.SchemaDriftError` (nothing merged, landed files
+    kept); fields the schema does not know are logged and listed under ``schema_warnings``.
     """
     import duckdb
 
@@ -80,7 +83,11 @@ def load_and_validate(
 
     settings = settings or Settings.from_env()
     tables = raw_tables()
+    # Structure first: a drifted page raises SchemaDriftError here, before any merge.
     batches = raw.batches_from_manifests([Path(p) for p in manifest_paths], tables)
+    schema_warnings = [warning for batch in batches for warning in batch.schema_warnings]
+    for warning in schema_warnings:
+        log.warning("schema: %s", warning)
 
     # Validate every batch before raising, so one run reports all the bad ones.
     reports = [_validate(batch, settings) for batch in batches]
@@ -113,6 +120,7 @@ def load_and_validate(
         ],
         "merged": merged,
         "raw_row_counts": row_counts,
+        "schema_warnings": schema_warnings,
     }
     log.info("loaded and validated: %s", json.dumps(summary, default=str))
     return summary

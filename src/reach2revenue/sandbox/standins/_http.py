@@ -21,6 +21,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from reach2revenue.sandbox.standins._drift import ResponseDrift, drift_from_dict
 from reach2revenue.sandbox.world import format_instant, parse_instant
 
 _log = logging.getLogger(__name__)
@@ -214,6 +215,7 @@ class StandinServer:
         self.rate_limits = rate_limits
         self._clock = _aware(clock) if clock is not None else None
         self._faults: list[Fault] = []
+        self._drifts: list[ResponseDrift] = []
         self._lock = threading.Lock()
         self._counts: Counter[str] = Counter()
         self._status_counts: Counter[str] = Counter()
@@ -319,6 +321,35 @@ class StandinServer:
                     return fault
         return None
 
+    # ----------------------------------------------------------------- schema drift
+
+    def set_drift(self, drift: ResponseDrift) -> None:
+        """Change every record of the successful answers under ``drift.path_prefix``
+        (rename, remove, retype or add a field, drop the records key): see ``_drift``."""
+        with self._lock:
+            self._drifts.append(drift)
+
+    def clear_drift(self) -> None:
+        """Answer unchanged again."""
+        with self._lock:
+            self._drifts.clear()
+
+    def _drifted(self, path: str, response: Response) -> Response:
+        with self._lock:
+            drifts = [d for d in self._drifts if path.startswith(d.path_prefix)]
+        if not drifts or not 200 <= response.status < 300:
+            return response
+        body = response.body
+        content_type = next(
+            (v for k, v in response.headers.items() if k.lower() == "content-type"), ""
+        )
+        for drift in drifts:
+            if isinstance(body, dict | list):
+                body = drift.apply_json(body)
+            elif isinstance(body, str) and "csv" in content_type:
+                body = drift.apply_csv(body)
+        return Response(response.status, body, response.headers)
+
     # ----------------------------------------------------------------- stats
 
     def stats(self) -> dict[str, Any]:
@@ -359,7 +390,7 @@ class StandinServer:
                 response = (
                     self.check_auth(request)
                     or (self.check_rate_limit(request) if self.rate_limits else None)
-                    or self.route(request)
+                    or self._drifted(request.path, self.route(request))
                 )
         except Exception:
             # A bug or a broken world answers like the platform's own 500 would, so the
@@ -408,6 +439,22 @@ class StandinServer:
             with self._lock:
                 faults = [vars(f).copy() for f in self._faults]
             return Response(200, {"faults": faults})
+        if name == "drift" and request.method == "POST":
+            items = payload if isinstance(payload, list) else [payload]
+            try:
+                drifts = [drift_from_dict(item) for item in items]
+            except (KeyError, TypeError, ValueError) as error:
+                return Response(400, {"error": f"bad drift: {error}"})
+            for drift in drifts:
+                self.set_drift(drift)
+            return Response(200, {"drifts": len(drifts)})
+        if name == "drift" and request.method == "DELETE":
+            self.clear_drift()
+            return Response(200, {"cleared": True})
+        if name == "drift" and request.method == "GET":
+            with self._lock:
+                listed = [d.to_dict() for d in self._drifts]
+            return Response(200, {"drifts": listed})
         if name == "clock" and request.method == "POST":
             self.set_clock(payload.get("now"))
             return Response(

@@ -7,7 +7,12 @@ from datetime import UTC, timedelta
 from pathlib import Path
 
 from reach2revenue.contracts import ExtractRequest, MergeRule, RawTable, Source, SourceKind
-from reach2revenue.sources.ecb_fx.flatten import override_rows, rate_rows
+from reach2revenue.sources.ecb_fx.flatten import (
+    OVERRIDES_RESPONSE,
+    RATES_RESPONSE,
+    override_rows,
+    rate_rows,
+)
 from reach2revenue.sources.ecb_fx.settings import (
     DEFAULT_BASE_URL,
     OVERRIDE_COLUMNS,
@@ -74,6 +79,7 @@ SOURCE = Source(
             key=RATE_KEY,
             merge=MergeRule.UPSERT,
             flatten=rate_rows,
+            response=RATES_RESPONSE,
         ),
         RawTable(
             source="ecb_fx",
@@ -82,6 +88,7 @@ SOURCE = Source(
             key=OVERRIDE_KEY,
             merge=MergeRule.REPLACE_ALL,
             flatten=override_rows,
+            response=OVERRIDES_RESPONSE,
         ),
     ),
     extract=_extract,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from reach2revenue.contracts import ExtractRequest, MergeRule, RawTable, Source, SourceKind
 from reach2revenue.sources.google_ads.errors import ERRORS
-from reach2revenue.sources.google_ads.flatten import geographic_view_rows
+from reach2revenue.sources.google_ads.flatten import GEOGRAPHIC_VIEW_RESPONSE, geographic_view_rows
 from reach2revenue.sources.google_ads.settings import (
     DEFAULT_BASE_URL,
     GEOGRAPHIC_VIEW_COLUMNS,
@@ -43,6 +43,7 @@ SOURCE = Source(
             # The manifest param holding the customer id: a customer-day that now has no
             # rows is still replaced (emptied).
             scope_param="customer_id",
+            response=GEOGRAPHIC_VIEW_RESPONSE,
         ),
     ),
     extract=_extract,

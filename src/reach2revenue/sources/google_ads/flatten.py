@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from reach2revenue.contracts import ResponseField, ResponseSchema
 from reach2revenue.flattening import json_pages, lineage, raw_text
 from reach2revenue.sources.google_ads.settings import REPORT_FIELDS, json_path, raw_column
 
@@ -21,6 +22,44 @@ if TYPE_CHECKING:
     from reach2revenue.landing import Manifest
 
 _PATHS = tuple((raw_column(f), json_path(f)) for f in REPORT_FIELDS)
+
+#: GAQL fields whose REST value is a double (a JSON number); every other selected field is
+#: an int64 (a JSON string), an enum or a string.
+_DOUBLE_FIELDS = frozenset({"metrics.conversions"})
+
+
+def _report_field(gaql_field: str) -> ResponseField:
+    return ResponseField(
+        ".".join(json_path(gaql_field)),
+        ("number",) if gaql_field in _DOUBLE_FIELDS else ("string",),
+        measure=gaql_field.startswith("metrics."),
+    )
+
+
+#: A searchStream answer: a JSON array of batches ``{"results", "fieldMask", "requestId"}``
+#: (a ``search`` page, one object with ``nextPageToken``, is read the same way). Every
+#: selected field is in every result (``optional`` fields are sent even when zero); each
+#: resource also carries its ``resourceName``. An empty stream is one batch without
+#: ``results``: proto3 JSON leaves the empty list out.
+GEOGRAPHIC_VIEW_RESPONSE = ResponseSchema(
+    records="results",
+    stream=True,
+    empty_batch_omits_records=True,
+    page_keys=(
+        "fieldMask",
+        "requestId",
+        "summaryRow",
+        "queryResourceConsumption",
+        "nextPageToken",
+        "totalResultsCount",
+    ),
+    fields=tuple(_report_field(f) for f in REPORT_FIELDS),
+    ignored=tuple(
+        f"{resource}.resourceName"
+        for resource in dict.fromkeys(json_path(f)[0] for f in REPORT_FIELDS)
+        if resource not in ("metrics", "segments")
+    ),
+)
 
 
 def _batches(page: Any) -> Iterator[dict[str, Any]]:

@@ -5,7 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from reach2revenue.contracts import ExtractRequest, MergeRule, RawTable, Source, SourceKind
-from reach2revenue.sources.hubspot.flatten import contact_rows, deal_contact_rows, deal_rows
+from reach2revenue.sources.hubspot.flatten import (
+    CONTACTS_RESPONSE,
+    DEAL_CONTACTS_RESPONSE,
+    DEALS_RESPONSE,
+    contact_rows,
+    deal_contact_rows,
+    deal_rows,
+)
 from reach2revenue.sources.hubspot.settings import (
     CONTACT_COLUMNS,
     DEAL_COLUMNS,
@@ -38,6 +45,7 @@ SOURCE = Source(
             merge=MergeRule.UPSERT_NEWEST,
             flatten=contact_rows,
             modified_column=MODIFIED_PROPERTY["contacts"],
+            response=CONTACTS_RESPONSE,
         ),
         RawTable(
             source="hubspot",
@@ -47,6 +55,7 @@ SOURCE = Source(
             merge=MergeRule.UPSERT_NEWEST,
             flatten=deal_rows,
             modified_column=MODIFIED_PROPERTY["deals"],
+            response=DEALS_RESPONSE,
         ),
         RawTable(
             source="hubspot",
@@ -57,6 +66,7 @@ SOURCE = Source(
             flatten=deal_contact_rows,
             scope_columns=("deal_id",),
             scope_param="deal_ids",
+            response=DEAL_CONTACTS_RESPONSE,
         ),
     ),
     extract=_extract,

@@ -13,6 +13,9 @@ from pathlib import Path
 from reach2revenue.contracts import ExtractRequest, MergeRule, RawTable, Source, SourceKind
 from reach2revenue.sources.linkedin_ads.errors import ERRORS
 from reach2revenue.sources.linkedin_ads.flatten import (
+    AD_ACCOUNT_RESPONSE,
+    ANALYTICS_RESPONSE,
+    CAMPAIGN_RESPONSE,
     ad_account_rows,
     analytics_rows,
     campaign_rows,
@@ -52,6 +55,7 @@ SOURCE = Source(
             key=AD_ACCOUNT_KEY,
             merge=MergeRule.UPSERT,
             flatten=ad_account_rows,
+            response=AD_ACCOUNT_RESPONSE,
         ),
         RawTable(
             source="linkedin_ads",
@@ -60,6 +64,7 @@ SOURCE = Source(
             key=CAMPAIGN_KEY,
             merge=MergeRule.UPSERT,
             flatten=campaign_rows,
+            response=CAMPAIGN_RESPONSE,
         ),
         RawTable(
             source="linkedin_ads",
@@ -70,6 +75,7 @@ SOURCE = Source(
             flatten=analytics_rows,
             scope_columns=("account_id", "date_range_start"),
             scope_param="account_id",
+            response=ANALYTICS_RESPONSE,
         ),
     ),
     extract=_extract,

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from reach2revenue.contracts import ResponseField, ResponseSchema
 from reach2revenue.flattening import json_pages, lineage, raw_text
 from reach2revenue.sources.linkedin_ads.settings import (
     AD_ACCOUNT_FIELDS,
@@ -28,6 +29,104 @@ from reach2revenue.sources.linkedin_ads.settings import (
 
 if TYPE_CHECKING:
     from reach2revenue.landing import Manifest
+
+#: ``GET /rest/adAccounts/{id}``: the page is the account. ``reference`` (the company page)
+#: is left out for accounts without one.
+AD_ACCOUNT_RESPONSE = ResponseSchema(
+    records="",
+    fields=(
+        ResponseField("id", ("integer",)),
+        ResponseField("name"),
+        ResponseField("currency"),
+        ResponseField("status"),
+        ResponseField("type"),
+        ResponseField("reference", required=False),
+        ResponseField("test", ("boolean",), required=False),
+    ),
+    ignored=(
+        "servingStatuses",
+        "version",
+        "changeAuditStamps",
+        "notifiedOnCampaignOptimization",
+        "notifiedOnCreativeApproval",
+        "notifiedOnCreativeRejection",
+        "notifiedOnEndOfCampaign",
+        "notifiedOnNewFeaturesEnabled",
+    ),
+)
+
+#: A campaign search page: ``{"elements": [...], "metadata"?: {"nextPageToken"}}``. Instants
+#: are epoch milliseconds; ``runSchedule.end`` only for campaigns with an end.
+CAMPAIGN_RESPONSE = ResponseSchema(
+    records="elements",
+    page_keys=("metadata", "paging"),
+    fields=(
+        ResponseField("id", ("integer",)),
+        ResponseField("name"),
+        ResponseField("account"),
+        ResponseField("campaignGroup"),
+        ResponseField("status"),
+        ResponseField("type"),
+        ResponseField("objectiveType", required=False),
+        ResponseField("costType"),
+        ResponseField("runSchedule", ("object",)),
+        ResponseField("runSchedule.start", ("integer",)),
+        ResponseField("runSchedule.end", ("integer",), required=False),
+        ResponseField("changeAuditStamps", ("object",)),
+        ResponseField("changeAuditStamps.created", ("object",)),
+        ResponseField("changeAuditStamps.created.time", ("integer",)),
+        ResponseField("changeAuditStamps.lastModified", ("object",)),
+        ResponseField("changeAuditStamps.lastModified.time", ("integer",)),
+    ),
+    ignored=(
+        "dailyBudget",
+        "totalBudget",
+        "unitCost",
+        "locale",
+        "test",
+        "version",
+        "targetingCriteria",
+        "format",
+        "servingStatuses",
+        "offsiteDeliveryEnabled",
+        "audienceExpansionEnabled",
+        "creativeSelection",
+        "pacingStrategy",
+        "politicalIntent",
+        "storyDeliveryEnabled",
+        "associatedEntity",
+        "connectedTelevisionOnly",
+    ),
+)
+
+
+def _date_record(path: str) -> tuple[ResponseField, ...]:
+    return (
+        ResponseField(path, ("object",)),
+        *(ResponseField(f"{path}.{part}", ("integer",)) for part in ("year", "month", "day")),
+    )
+
+
+#: An adAnalytics answer: ``{"paging", "elements": [...]}``, one element per campaign,
+#: member country and day, exactly the requested ``fields``. Counts are integers and the
+#: cost a decimal string; the conversion counts may be left out (a missing one means 0).
+ANALYTICS_RESPONSE = ResponseSchema(
+    records="elements",
+    page_keys=("paging",),
+    fields=(
+        ResponseField("dateRange", ("object",)),
+        *_date_record("dateRange.start"),
+        *_date_record("dateRange.end"),
+        ResponseField("pivotValues", ("array",)),
+        ResponseField("impressions", ("integer",), measure=True),
+        ResponseField("clicks", ("integer",), measure=True),
+        ResponseField("costInLocalCurrency", measure=True),
+        ResponseField(
+            "externalWebsiteConversions", ("integer",), required=False, nullable=True, measure=True
+        ),
+        ResponseField("oneClickLeads", ("integer",), required=False, nullable=True, measure=True),
+    ),
+)
 
 _PIVOT_COLUMNS = {
     CAMPAIGN_URN_PREFIX: "pivot_campaign",

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from reach2revenue.contracts import ExtractRequest, MergeRule, RawTable, Source, SourceKind
 from reach2revenue.sources.meta_ads.errors import ERRORS
-from reach2revenue.sources.meta_ads.flatten import insight_rows
+from reach2revenue.sources.meta_ads.flatten import INSIGHTS_RESPONSE, insight_rows
 from reach2revenue.sources.meta_ads.settings import (
     DEFAULT_BASE_URL,
     INSIGHTS_COLUMNS,
@@ -40,6 +40,7 @@ SOURCE = Source(
             flatten=insight_rows,
             scope_columns=("account_id", "date_start"),
             scope_param="account_id",
+            response=INSIGHTS_RESPONSE,
         ),
     ),
     extract=_extract,

@@ -34,6 +34,7 @@ from reach2revenue.sources.salesforce.flatten import (
     lead_rows,
     opportunity_contact_role_rows,
     opportunity_rows,
+    sobject_response,
 )
 from reach2revenue.sources.salesforce.settings import (
     ACCOUNT,
@@ -71,6 +72,7 @@ def _table(sobject: SObject, flatten: Flattener) -> RawTable:
         merge=MergeRule.UPSERT_NEWEST,
         flatten=flatten,
         modified_column=MODIFIED_COLUMN,
+        response=sobject_response(sobject),
     )
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from reach2revenue.contracts import ResponseField, ResponseSchema
 from reach2revenue.flattening import json_pages, lineage, raw_text
 from reach2revenue.sources.salesforce.settings import (
     ACCOUNT,
@@ -25,6 +26,48 @@ from reach2revenue.sources.salesforce.settings import (
 
 if TYPE_CHECKING:
     from reach2revenue.landing import Manifest
+
+#: Fields that are JSON booleans; ``Amount`` is a JSON number; everything else (ids,
+#: picklists, dates, datetimes) a string.
+_BOOLEAN_FIELDS = frozenset(
+    {"IsDeleted", "IsWon", "IsClosed", "IsConverted", "HasResponded", "IsPrimary"}
+)
+_NUMBER_FIELDS = frozenset({"Amount"})
+#: Fields Salesforce always fills (system fields, required fields of the objects read here);
+#: the others are null when unset.
+_NEVER_NULL = frozenset(
+    {"Id", "CreatedDate", "SystemModstamp", "StageName", "CloseDate", "OpportunityId"}
+    | _BOOLEAN_FIELDS
+)
+
+
+def sobject_response(sobject: SObject) -> ResponseSchema:
+    """What a query/queryAll page of ``sobject`` holds.
+
+    ``{"totalSize", "done", "nextRecordsUrl"?, "records": [...]}``; a record carries
+    ``attributes`` and every field the SOQL selected, null when unset, so an absent field
+    was renamed or removed: drift, not a null.
+    """
+    fields = []
+    for name in sobject.fields:
+        types = (
+            ("boolean",)
+            if name in _BOOLEAN_FIELDS
+            else ("number",)
+            if name in _NUMBER_FIELDS
+            else ("string",)
+        )
+        fields.append(
+            ResponseField(
+                name, types, nullable=name not in _NEVER_NULL, measure=name in _NUMBER_FIELDS
+            )
+        )
+    return ResponseSchema(
+        records="records",
+        page_keys=("totalSize", "done", "nextRecordsUrl"),
+        fields=tuple(fields),
+        ignored=("attributes",),
+    )
 
 
 def record_rows(manifest: Manifest, sobject: SObject) -> list[dict[str, Any]]:
