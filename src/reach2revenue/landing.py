@@ -23,6 +23,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from reach2revenue.failures import ConfigurationError
+
 MANIFEST_NAME = "_manifest.json"
 REDACTED = "REDACTED"
 
@@ -64,11 +66,57 @@ def extraction_stamp(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y%m%dT%H%M%S%fZ")
 
 
+#: What a value may be made of before it becomes one path component of the landing zone:
+#: ids of every platform (digits, ``act_``, URN parts, stamps), never a separator.
+_SAFE_COMPONENT = re.compile(r"[A-Za-z0-9_.:-]+")
+MAX_COMPONENT_LENGTH = 128
+
+
+def safe_path_component(value: object, what: str) -> str:
+    """``value`` as a single, harmless path component, or a `ConfigurationError`.
+
+    Account ids, object ids and entity names come from connections, options and API
+    answers; one of them becomes a directory of the landing zone. Allowed: letters,
+    digits, ``_ . : -``, at most `MAX_COMPONENT_LENGTH` characters, and not ``.`` or
+    ``..``: so ``1001/../..`` cannot write outside the landing zone.
+
+    Args:
+        value: The id or name (converted with ``str``).
+        what: What it is, for the message (``"meta_ads account id"``).
+    """
+    text = str(value)
+    if (
+        not text
+        or len(text) > MAX_COMPONENT_LENGTH
+        or text in (".", "..")
+        or _SAFE_COMPONENT.fullmatch(text) is None
+    ):
+        shown = text if len(text) <= MAX_COMPONENT_LENGTH else text[:MAX_COMPONENT_LENGTH] + "..."
+        raise ConfigurationError(
+            f"{what} {shown!r} cannot name a landing directory: use letters, digits and "
+            f"'_.:-' only (at most {MAX_COMPONENT_LENGTH} characters, not '.' or '..')"
+        )
+    return text
+
+
 def partition_dir(
     landing_dir: Path, source: str, entity: str, partition_date: str, extraction_id: str
 ) -> Path:
-    """Directory of one extraction in the landing zone."""
-    return Path(landing_dir) / source / entity / f"date={partition_date}" / extraction_id
+    """Directory of one extraction in the landing zone.
+
+    Every part is checked with `safe_path_component` (extraction ids carry account ids),
+    so no source can land outside ``landing_dir``.
+
+    Raises:
+        ConfigurationError: when a part is not a safe path component.
+    """
+    parts = (
+        safe_path_component(source, "source name"),
+        safe_path_component(entity, f"{source} entity name"),
+        f"date={safe_path_component(partition_date, f'{source}/{entity} partition date')}",
+        safe_path_component(extraction_id, f"{source}/{entity} extraction id"),
+    )
+    return Path(landing_dir).joinpath(*parts)
 
 
 def _atomic_write(path: Path, data: bytes) -> None:

@@ -206,6 +206,7 @@ def test_meta_fault_injection_then_recovery(
     queued = http.post(
         f"{servers.meta_url}/__standin/faults",
         json={"path_prefix": "/v21.0/act_1001/insights", "status": 400, "count": 2},
+        headers=servers.meta.control_headers(),
     )
     assert queued.status_code == 200
     for _ in range(2):
@@ -450,7 +451,9 @@ def test_hubspot_as_of_clock_hides_future(
     assert final["properties"]["dealstage"] == deal.versions[-1].properties["dealstage"]
 
     moved = http.post(
-        f"{servers.hubspot_url}/__standin/clock", json={"now": format_instant(middle)}
+        f"{servers.hubspot_url}/__standin/clock",
+        json={"now": format_instant(middle)},
+        headers=servers.hubspot.control_headers(),
     )
     assert moved.json()["now"] == format_instant(middle)
     again = http.get(url, params={"properties": "dealstage"}, headers=_bearer()).json()
@@ -533,6 +536,7 @@ def test_hubspot_fault_injection_then_recovery(
     http.post(
         f"{servers.hubspot_url}/__standin/faults",
         json={"path_prefix": path, "status": 429, "count": 1},
+        headers=servers.hubspot.control_headers(),
     )
     limited = _search(http, servers, "deals", {"limit": 1})
     assert limited.status_code == 429
@@ -575,7 +579,9 @@ def test_stats_count_requests(servers: StandinServers, http: requests.Session) -
     for _ in range(3):
         _search(http, servers, "contacts", {"limit": 1})
     http.get(f"{servers.hubspot_url}/crm/v3/objects/deals", headers=_bearer())
-    stats = http.get(f"{servers.hubspot_url}/__standin/stats").json()
+    stats = http.get(
+        f"{servers.hubspot_url}/__standin/stats", headers=servers.hubspot.control_headers()
+    ).json()
     assert stats["requests"] == {
         "/crm/v3/objects/contacts/search": 3,
         "/crm/v3/objects/deals": 1,

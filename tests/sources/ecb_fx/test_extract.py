@@ -267,7 +267,10 @@ def test_standin_serves_a_day_once_published_at_16_berlin(ecb: EcbServer) -> Non
     ecb.set_clock(datetime(2024, 7, 1, 13, 59, tzinfo=UTC))  # 15:59 in Berlin
     assert get(ecb, "D.USD.EUR.SP00.A", **query).status_code == 404
     moved = requests.post(
-        f"{ecb.url}/__standin/clock", json={"now": "2024-07-01T14:00:00Z"}, timeout=10
+        f"{ecb.url}/__standin/clock",
+        json={"now": "2024-07-01T14:00:00Z"},
+        headers=ecb.control_headers(),
+        timeout=10,
     )
     assert moved.json()["now"] == "2024-07-01T14:00:00.000Z"
     (published,) = parse_sdmx_csv(get(ecb, "D.USD.EUR.SP00.A", **query).text)

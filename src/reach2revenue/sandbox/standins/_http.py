@@ -4,13 +4,17 @@ A stand-in is a stdlib ``ThreadingHTTPServer`` serving JSON. Subclasses implemen
 platform: `StandinServer.route` for the API, `StandinServer.error_response` for the
 platform's canned error bodies, and `StandinServer.check_auth` /
 `StandinServer.check_rate_limit`. The control plane under ``/__standin/`` is the same for
-every platform and is never authenticated, counted or faulted.
+every platform, is never counted or faulted, and requires the stand-in's token (the API's
+bearer token, as ``Authorization: Bearer`` or ``X-Standin-Token``): anyone who can reach
+the port could otherwise move clocks, queue faults or change answers.
 """
 
 from __future__ import annotations
 
+import hmac
 import json
 import logging
+import secrets
 import threading
 import time
 import uuid
@@ -27,6 +31,7 @@ from reach2revenue.sandbox.world import format_instant, parse_instant
 _log = logging.getLogger(__name__)
 
 CONTROL_PREFIX = "/__standin/"
+CONTROL_TOKEN_HEADER = "X-Standin-Token"
 _LOG_LIMIT = 10_000
 
 
@@ -212,6 +217,9 @@ class StandinServer:
         rate_limits: bool = True,
     ) -> None:
         self.token = token
+        # The API's token guards the control plane too; a public API's stand-in (no token)
+        # gets a random one, known to whoever holds the server (`control_headers`).
+        self.control_token = token or secrets.token_urlsafe(24)
         self.rate_limits = rate_limits
         self._clock = _aware(clock) if clock is not None else None
         self._faults: list[Fault] = []
@@ -379,6 +387,16 @@ class StandinServer:
     def handle(self, request: Request) -> Response:
         """Answer one request: control plane, else faults, auth, limits, then the API."""
         if request.path.startswith(CONTROL_PREFIX):
+            if not self.control_allowed(request):
+                response = Response(
+                    401,
+                    {
+                        "error": "the stand-in control plane requires the stand-in token "
+                        f"(Authorization: Bearer or {CONTROL_TOKEN_HEADER})"
+                    },
+                    {"WWW-Authenticate": 'Bearer realm="standin-control"'},
+                )
+                return response
             return self._control(request)
         try:
             fault = self._take_fault(request.path)
@@ -415,6 +433,15 @@ class StandinServer:
                     "at": format_instant(datetime.now(UTC)),
                 }
             )
+
+    def control_headers(self) -> dict[str, str]:
+        """Headers that authorise a call to this server's control plane."""
+        return {CONTROL_TOKEN_HEADER: self.control_token}
+
+    def control_allowed(self, request: Request) -> bool:
+        """Whether a control-plane request carries the control token (constant time)."""
+        offered = request.header(CONTROL_TOKEN_HEADER) or self.bearer_token(request) or ""
+        return hmac.compare_digest(offered.encode(), self.control_token.encode())
 
     def _control(self, request: Request) -> Response:
         name = request.path[len(CONTROL_PREFIX) :].strip("/")
