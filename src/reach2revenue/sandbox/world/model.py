@@ -15,13 +15,13 @@ from __future__ import annotations
 import bisect
 import csv
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from functools import cache, cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from reach2revenue.reference.countries import (
@@ -550,6 +550,36 @@ class World:
         """Deals that exist and are not archived at ``instant``, with their state then."""
         yield from _as_of(self.deals, instant)
 
+    # ----------------------------------------------------------------- mutations
+
+    def archive_deal(self, deal_id: str, at: datetime) -> Deal:
+        """Archive (delete) a HubSpot deal at ``at``, as deleting it in HubSpot does.
+
+        From ``at`` on it leaves search and the live list and appears in the list with
+        ``archived=true`` (``archivedAt``), and `ground_truth` no longer counts it. Call
+        the stand-ins' ``reindex`` afterwards.
+        """
+        return _archive(self.deals_by_id(), deal_id, at)
+
+    def archive_contact(self, contact_id: str, at: datetime) -> Contact:
+        """Archive (delete) a HubSpot contact at ``at`` (see `archive_deal`)."""
+        return _archive(self.contacts_by_id(), contact_id, at)
+
+    def restate_insight(self, row: MetaInsight, **values: str) -> dict[str, Any]:
+        """Change values of one Meta insights row, as Meta restating a past day does.
+
+        ``values`` are API fields as text (``spend="12.34"``). The stand-in serves the
+        world's own row objects, so the next read of that day sees the new values (a
+        reindex is needed only when rows are added or removed); `ground_truth` counts
+        them. Returns the old values.
+        """
+        unknown = set(values) - set(row)
+        if unknown:
+            raise KeyError(f"not fields of the insights row: {sorted(unknown)}")
+        old = {name: row[name] for name in values}
+        row.update({name: str(value) for name, value in values.items()})
+        return old
+
     # ----------------------------------------------------------------- ground truth
 
     def ground_truth(
@@ -786,6 +816,27 @@ class World:
             parts=parts,
             seeds_dir=seeds_dir,
         )
+
+
+_Crm = TypeVar("_Crm", bound=CrmObject)
+
+
+def _archive(objects: Mapping[str, _Crm], object_id: str, at: datetime) -> _Crm:
+    """Archive ``objects[object_id]`` at ``at`` (aware, after its last version)."""
+    obj = objects[object_id]
+    if at.tzinfo is None:
+        raise ValueError("the archive instant must be timezone-aware")
+    at = _to_ms(at.astimezone(UTC))
+    if obj.archived_at is not None:
+        raise ValueError(f"{object_id} is already archived (at {format_instant(obj.archived_at)})")
+    if obj.versions and at <= obj.versions[-1].valid_from:
+        # HubSpot archives the current state; an earlier instant would rewrite history.
+        raise ValueError(
+            f"{object_id}: archive at {format_instant(at)} is not after its last change "
+            f"({format_instant(obj.versions[-1].valid_from)})"
+        )
+    obj.archived_at = at
+    return obj
 
 
 def _as_of(objects: Iterable[CrmObject], instant: datetime | None) -> Iterator[tuple[Any, Version]]:

@@ -472,6 +472,48 @@ class SalesforcePart:
     def record_count(self) -> int:
         return sum(len(records) for records in self.records.values())
 
+    # ----------------------------------------------------------------- mutations
+
+    def delete(self, sobject: str, record_id: str, at: datetime) -> list[SalesforceRecord]:
+        """Delete a record at ``at`` as a user does: to the recycle bin, ``IsDeleted`` true.
+
+        Deletion bumps ``SystemModstamp`` (not ``LastModifiedDate``), so an incremental
+        ``queryAll`` whose window holds ``at`` returns the record flagged. An opportunity's
+        contact roles are deleted with it, as Salesforce does. Call the stand-in's
+        ``reindex`` afterwards. Returns the records deleted.
+
+        Raises:
+            KeyError: no such record.
+            ValueError: ``at`` is not after the record's last version, or it is deleted.
+        """
+        record = self.by_id(sobject)[record_id]
+        deleted = [record]
+        if sobject == "Opportunity":
+            deleted += [
+                role
+                for role in self.of("OpportunityContactRole")
+                if role.versions[-1].fields.get("OpportunityId") == record_id
+                and not role.versions[-1].is_deleted
+            ]
+        stamp = _second(at)
+        for target in deleted:
+            last = target.versions[-1]
+            if last.is_deleted:
+                raise ValueError(f"{target.sobject} {target.id} is already deleted")
+            if stamp <= last.valid_from:
+                raise ValueError(
+                    f"{target.sobject} {target.id}: deletion at {format_datetime(stamp)} is "
+                    f"not after its last change ({format_datetime(last.valid_from)})"
+                )
+        for target in deleted:
+            fields = {
+                **target.versions[-1].fields,
+                "IsDeleted": True,
+                "SystemModstamp": format_datetime(stamp),
+            }
+            target.versions.append(RecordVersion(stamp, fields))
+        return deleted
+
     # ----------------------------------------------------------------- facts
 
     def ad_facts(self, until: datetime | None = None) -> Iterable[AdFact]:
