@@ -322,6 +322,7 @@ def test_each_configured_channel_gives_one_notifier_per_event() -> None:
     assert retry_notifiers({**env, "R2R_NOTIFY_ON_RETRY": "false"}) == []
     # A connection given only as AIRFLOW_CONN_R2R_NOTIFY is picked up under its default id.
     [by_env] = failure_notifiers({"AIRFLOW_CONN_R2R_NOTIFY": "{}"})
+    assert failure_notifiers({"AIRFLOW_CONN_R2R_NOTIFY": ""}) == []
     assert isinstance(by_env, ConnectionNotifier) and by_env.conn_id == "r2r_notify"
 
 

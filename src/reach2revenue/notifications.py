@@ -361,7 +361,7 @@ def notifiers(event: str = FAILED, environ: Mapping[str, str] | None = None) -> 
     if env.get("R2R_NOTIFY_SMTP_HOST", "").strip():
         found.append(SmtpNotifier(event, settings=_smtp_settings(env)))
     conn_id = env.get("R2R_NOTIFY_CONN_ID", "").strip()
-    if not conn_id and f"AIRFLOW_CONN_{DEFAULT_CONN_ID.upper()}" in env:
+    if not conn_id and env.get(f"AIRFLOW_CONN_{DEFAULT_CONN_ID.upper()}", "").strip():
         conn_id = DEFAULT_CONN_ID
     if conn_id:
         found.append(ConnectionNotifier(event, conn_id=conn_id))
