@@ -14,6 +14,12 @@ validation itself.
 Personal data (``email``, ``firstname``, ``lastname`` and any column a suite lists under
 ``meta.reach2revenue.personal_columns``) never appears in messages or reports: values of
 those columns are masked, and GX is asked to leave unexpected values out of its results.
+
+Data Docs: the pipeline opens a :class:`ValidationRun` per load and passes it to
+:func:`validate_batch`, which keeps every batch's GX result (passed or failed) in a
+file-based GX validation results store under ``$R2R_HOME/gx/``. :func:`build_data_docs`
+then prunes the store to the last N runs (``R2R_GX_KEEP_RUNS``) and rebuilds the static
+Data Docs site, ``$R2R_HOME/gx/uncommitted/data_docs/local_site/index.html``.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ import threading
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -462,6 +469,7 @@ def validate_batch(
     *,
     label: str,
     settings: Settings | None = None,
+    run: ValidationRun | None = None,
 ) -> ValidationReport:
     """Validate one raw batch against ``expectations/<source>__<entity>.json``.
 
@@ -472,6 +480,8 @@ def validate_batch(
             and ``_extraction_id``, values str or None.
         label: names the batch in messages (should carry its date range).
         settings: where the suites live; ``Settings.from_env()`` by default.
+        run: the load run whose GX store keeps this result for Data Docs (passed or
+            failed); None keeps nothing.
 
     Returns:
         The report of a batch that passed every expectation.
@@ -494,6 +504,8 @@ def validate_batch(
         # GX returns results in its own order; the suite's order reads better.
         key=lambda f: spec.order.get((f.expectation_type, tuple(_columns_of(f.kwargs))), 1 << 30),
     )
+    if run is not None:
+        run.keep(result, batch_id=batch.id, suite=spec.suite, label=label)
     statistics = result.statistics
     date_column = spec.date_column if spec.date_column in data.columns else None
     report = ValidationReport(
@@ -515,6 +527,160 @@ def validate_batch(
         raise DataQualityError(report)
     logger.info("%s", report.summary())
     return report
+
+
+# --------------------------------------------------------------------------- Data Docs
+
+#: Unexpected row positions kept per failed expectation in a stored result: the report
+#: already lists the failing days and examples; a full list would bloat every page.
+MAX_STORED_INDEXES = 100
+_DOCS_RUN_NAME = "reach2revenue_load"
+_DOCS_CONTEXTS: dict[Path, Any] = {}
+
+
+@dataclass
+class ValidationRun:
+    """One load's validation results, kept in the GX store under ``gx_dir`` for Data Docs.
+
+    Results are written as they come (:meth:`keep`), so a load that dies half-way still
+    leaves what it validated; :func:`build_data_docs` renders them.
+    """
+
+    gx_dir: Path
+    run_time: datetime = field(default_factory=lambda: datetime.now(UTC))
+    # Suite and validation result identifiers stored by this run, in order.
+    keys: list[Any] = field(default_factory=list)
+
+    @classmethod
+    def start(cls, settings: Settings) -> ValidationRun:
+        """A new run storing under ``settings.gx_dir``."""
+        return cls(gx_dir=settings.gx_dir)
+
+    def result_keys(self) -> list[Any]:
+        """The validation result identifiers of this run."""
+        return [key for key in self.keys if hasattr(key, "run_id")]
+
+    def run_id(self) -> Any:
+        """GX's ``RunIdentifier`` of this run (all its batches share it)."""
+        from great_expectations.core.run_identifier import RunIdentifier
+
+        return RunIdentifier(run_name=_DOCS_RUN_NAME, run_time=self.run_time)
+
+    def keep(self, result: Any, *, batch_id: str, suite: Any, label: str) -> None:
+        """Store one batch's ``ExpectationSuiteValidationResult`` (passed or failed).
+
+        The suite is stored beside it (once per run), so the docs show the suite the
+        batch was checked against.
+        """
+        from great_expectations.data_context.types.resource_identifiers import (
+            ExpectationSuiteIdentifier,
+            ValidationResultIdentifier,
+        )
+
+        context = _docs_context(self.gx_dir)
+        suite_key = ExpectationSuiteIdentifier(name=suite.name)
+        if suite_key not in self.keys:
+            context.expectations_store.set(suite_key, suite)
+            self.keys.append(suite_key)
+        run_id = self.run_id()
+        result.meta["run_id"] = run_id
+        result.meta["validation_time"] = self.run_time
+        result.meta["reach2revenue_batch"] = label
+        for item in result.results:
+            indexes = (item.result or {}).get("unexpected_index_list")
+            if isinstance(indexes, list) and len(indexes) > MAX_STORED_INDEXES:
+                item.result["unexpected_index_list"] = indexes[:MAX_STORED_INDEXES]
+        key = ValidationResultIdentifier(
+            expectation_suite_identifier=suite_key, run_id=run_id, batch_identifier=batch_id
+        )
+        context.validation_results_store.set(key, result)
+        self.keys.append(key)
+
+
+def _docs_context(gx_dir: Path) -> Any:
+    """The file-backed GX context of one store folder (one per folder and process).
+
+    Ephemeral as a project (no datasources are saved: batches are validated in memory),
+    with every store and the Data Docs site on the file system under ``gx_dir``.
+    """
+    gx_dir = Path(gx_dir).resolve()
+    with _LOCK:
+        context = _DOCS_CONTEXTS.get(gx_dir)
+        if context is None:
+            gx = _import_gx()
+            from great_expectations.data_context.types.base import (
+                DataContextConfig,
+                FilesystemStoreBackendDefaults,
+                ProgressBarsConfig,
+            )
+
+            config = DataContextConfig(
+                store_backend_defaults=FilesystemStoreBackendDefaults(root_directory=str(gx_dir)),
+                analytics_enabled=False,
+                progress_bars=ProgressBarsConfig(globally=False, metric_calculations=False),
+            )
+            context = gx.get_context(mode="ephemeral", project_config=config)
+            _DOCS_CONTEXTS[gx_dir] = context
+        return context
+
+
+def data_docs_index(gx_dir: Path) -> Path:
+    """Where the Data Docs site's ``index.html`` is (or will be) under ``gx_dir``."""
+    return Path(gx_dir) / "uncommitted" / "data_docs" / "local_site" / "index.html"
+
+
+def stored_runs(gx_dir: Path) -> dict[datetime, list[Any]]:
+    """The validation results in the store, grouped by run (newest first)."""
+    store = _docs_context(gx_dir).validation_results_store
+    runs: dict[datetime, list[Any]] = {}
+    for key in store.list_keys():
+        runs.setdefault(_run_time(key), []).append(key)
+    return dict(sorted(runs.items(), key=lambda item: item[0], reverse=True))
+
+
+def _run_time(key: Any) -> datetime:
+    moment = key.run_id.run_time
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def prune_validation_results(gx_dir: Path, keep_runs: int) -> int:
+    """Delete the results of all but the newest ``keep_runs`` runs; return how many went.
+
+    Their Data Docs pages go at the next build (GX drops pages without a result).
+    """
+    store = _docs_context(gx_dir).validation_results_store
+    removed = 0
+    for keys in list(stored_runs(gx_dir).values())[max(keep_runs, 1) :]:
+        for key in keys:
+            store.remove_key(key)
+            removed += 1
+    validations = Path(gx_dir) / "uncommitted" / "validations"
+    # GX leaves a folder per suite/run/time behind: remove those now empty.
+    for folder in sorted(validations.glob("**/*"), key=lambda p: len(p.parts), reverse=True):
+        if folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
+    return removed
+
+
+def build_data_docs(run: ValidationRun, keep_runs: int) -> Path:
+    """Prune the store to the last ``keep_runs`` runs and rebuild the Data Docs site.
+
+    Only this run's pages are rendered (older pages stay as they were built); the index
+    lists every kept result, passed and failed. Returns the path of ``index.html``.
+    """
+    started = time.perf_counter()
+    removed = prune_validation_results(run.gx_dir, keep_runs)
+    context = _docs_context(run.gx_dir)
+    context.build_data_docs(resource_identifiers=list(run.keys) or None)
+    index = data_docs_index(run.gx_dir)
+    logger.info(
+        "Data Docs: %s (%d results of this run, %d old results pruned, %.2fs)",
+        index,
+        len(run.result_keys()),
+        removed,
+        time.perf_counter() - started,
+    )
+    return index
 
 
 _COLUMN_KWARGS = ("column", "column_list", "column_A", "column_B")
