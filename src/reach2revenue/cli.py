@@ -110,12 +110,25 @@ def run_serve(world_dir: Path, host: str, ports: dict[str, int]) -> int:
         ports=ports,
     ) as servers:
         console.print(json.dumps(servers.urls))
-        if not os.environ.get("R2R_STANDIN_TOKEN"):
-            console.print("generated token on stderr; Ctrl-C to stop", style="dim")
-            print(token, file=sys.stderr)
+        # Never print the token (terminals and CI logs keep it): say where it is.
+        if os.environ.get("R2R_STANDIN_TOKEN"):
+            console.print("token: the value of R2R_STANDIN_TOKEN; Ctrl-C to stop", style="dim")
+        else:
+            token_file = write_secret_file(Settings.from_env().home / "standin-token", token)
+            console.print(f"token in {token_file} (mode 0600); Ctrl-C to stop", style="dim")
         with contextlib.suppress(KeyboardInterrupt):
             stop.wait()
     return 0
+
+
+def write_secret_file(path: Path, secret: str) -> Path:
+    """Write ``secret`` to ``path`` readable by its owner only (0600, set at creation)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.unlink(missing_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(secret + "\n")
+    return path
 
 
 def run_demo(home: Path, *, days: int, scale: float, seed: int) -> int:
