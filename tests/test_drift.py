@@ -314,6 +314,15 @@ def test_drift_mutates_nested_records_streams_and_csv() -> None:
     assert ResponseDrift("/", "add", "D", value="x").apply_csv(csv_text) == "A,B,D\r\n1,2,x\r\n"
     with pytest.raises(ValueError):
         ResponseDrift("/", "rename", "A")
+    # only the pages whose records have the marker field drift (associations, not deals)
+    links = {"results": [{"from": {"id": "1"}, "to": []}]}
+    only_links = ResponseDrift("/", "drop_records", records_key="results", only_records_with="from")
+    assert only_links.apply_json(page) == page
+    assert only_links.apply_json(links) == {}
+    # a whole-page record never turns a list page into a record
+    root = ResponseDrift("/", "remove", "name", records_key="")
+    assert root.apply_json({"elements": [{"name": "x"}]}) == {"elements": [{"name": "x"}]}
+    assert root.apply_json({"id": 1, "name": "x"}) == {"id": 1}
     assert drift_from_dict({"path_prefix": "/v", "action": "remove", "field": "a"}).field == "a"
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from reach2revenue import pipeline
+from reach2revenue import pipeline, raw
 from reach2revenue.contracts import Interval, RawTable, ResponseField
 from reach2revenue.credentials import environment_from_connection
 from reach2revenue.drift import SchemaDriftError
@@ -112,19 +112,21 @@ def _target(table: RawTable, mutation: str) -> ResponseField:
 
 
 def _drift(table: RawTable, mutation: str) -> ResponseDrift:
+    """The change for one case, on every answer of the source's stand-in whose records
+    look like the table's (they have its first required field)."""
     assert table.response is not None
-    records_key = table.response.records
+    marker = next(f.path for f in table.response.fields if f.required and "[]" not in f.path)
+    where = {"records_key": table.response.records, "only_records_with": marker}
     if mutation == "records_key_missing":
-        return ResponseDrift("/", "drop_records", records_key=records_key)
+        return ResponseDrift("/", "drop_records", **where)
     if mutation == "field_added":
-        return ResponseDrift("/", "add", NEW_FIELD, value="surprise", records_key=records_key)
+        return ResponseDrift("/", "add", NEW_FIELD, value="surprise", **where)
     path = _target(table, mutation).path
     if mutation == "renamed":
-        last = path.rpartition(".")[2]
-        return ResponseDrift("/", "rename", path, to=f"{last}_v2", records_key=records_key)
+        return ResponseDrift("/", "rename", path, to=f"{path.rpartition('.')[2]}_v2", **where)
     if mutation == "removed":
-        return ResponseDrift("/", "remove", path, records_key=records_key)
-    return ResponseDrift("/", "retype", path, records_key=records_key)
+        return ResponseDrift("/", "remove", path, **where)
+    return ResponseDrift("/", "retype", path, **where)
 
 
 @pytest.mark.parametrize("mutation", MUTATIONS)
@@ -165,6 +167,15 @@ def test_drift_fails_loudly_and_publishes_nothing(
     if not any(m.request_count for m in own):
         pytest.skip(f"{table.name} is not read from an API (a local file): nothing can drift")
 
+    if mutation == "records_key_missing" and table.response.empty_batch_omits_records:
+        # proto3 JSON leaves an empty list out, so a lone stream batch without its records
+        # IS the API's empty answer: no structural check can tell the two apart. Shown,
+        # not merged; the volume check (a collapse against the trailing loads) covers it.
+        batches = raw.batches_from_manifests(paths, raw_tables())
+        rows = sum(len(b.frame) for b in batches if b.entity == table.entity)
+        _record(table, mutation, f"not detectable structurally: reads as empty ({rows} rows)")
+        assert _sha256(baseline.settings.published_path) == baseline.published_sha256
+        pytest.xfail("a searchStream without results is the API's own empty answer")
     if mutation == "field_added":
         summary = pipeline.load_and_validate(paths, baseline.settings)
         warnings = [w for w in summary["schema_warnings"] if f"{table.source}/{table.entity}" in w]

@@ -37,7 +37,10 @@ class ResponseDrift:
     """One change applied to every record of the answers under ``path_prefix``.
 
     ``records_key`` names where the records are when it is none of `RECORD_KEYS`
-    (``""``: the page is the record).
+    (``""``: a page without any of them is the record). ``only_records_with`` (a dotted
+    path) limits the change to pages whose records have that field, so one entity of a
+    platform drifts while the pages its extraction depends on (e.g. the deals whose
+    associations are read next) stay as they were.
     """
 
     path_prefix: str
@@ -46,6 +49,7 @@ class ResponseDrift:
     to: str = ""
     value: Any = _UNSET
     records_key: str | None = None
+    only_records_with: str = ""
 
     def __post_init__(self) -> None:
         if self.action not in ACTIONS:
@@ -80,13 +84,20 @@ class ResponseDrift:
         if not isinstance(page, dict):
             return page
         key = self._records_key(page)
+        if not key and any(k in page for k in RECORD_KEYS):
+            return page  # a list page, while the records asked for are whole pages
+        found = [page] if not key else page.get(key)
+        records = found if isinstance(found, list) else []
+        if self.only_records_with and not any(
+            _has(record, self.only_records_with) for record in records
+        ):
+            return page
         if self.action == "drop_records":
             if not key:
                 return {}
             page.pop(key, None)
             return page
-        records = [page] if not key else page.get(key)
-        for record in records if isinstance(records, list) else []:
+        for record in records:
             self._record(record)
         return page
 
@@ -132,6 +143,15 @@ class ResponseDrift:
         return buffer.getvalue()
 
 
+def _has(record: Any, path: str) -> bool:
+    node = record
+    for part in path.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return False
+        node = node[part]
+    return True
+
+
 def drift_from_dict(data: dict[str, Any]) -> ResponseDrift:
     """A drift from its control-plane JSON (``path_prefix``, ``action``, ``field``, ...)."""
     return ResponseDrift(
@@ -141,4 +161,5 @@ def drift_from_dict(data: dict[str, Any]) -> ResponseDrift:
         to=str(data.get("to") or ""),
         value=data.get("value", _UNSET),
         records_key=data.get("records_key"),
+        only_records_with=str(data.get("only_records_with") or ""),
     )
