@@ -140,8 +140,11 @@ def run_demo(home: Path, *, days: int, scale: float, seed: int) -> int:
     began = time.perf_counter()
     home = home.resolve()
     # Data folders start empty so the demo is reproducible; the Airflow home is kept
-    # (its migrated metadata DB is the slow part of a cold start).
-    for folder in ("world", "landing", "warehouse", "published", "quarantine", "dbt", "reference"):
+    # (its migrated metadata DB is the slow part of a cold start). The published file is
+    # kept too: the run's publish step replaces it atomically at the end, so a BI tool
+    # connected to it keeps reading the previous copy meanwhile. secrets/ (the generated
+    # email hash key) is kept so that hashes stay the same from one demo to the next.
+    for folder in ("world", "landing", "warehouse", "quarantine", "dbt", "reference"):
         shutil.rmtree(home / folder, ignore_errors=True)
     settings = Settings.for_home(home)
 
@@ -199,8 +202,14 @@ def run_demo(home: Path, *, days: int, scale: float, seed: int) -> int:
         last_day=nightly_day,
     )
     print_region_table(settings.published_path)
-    counts = verify.table_row_counts(settings.published_path)
-    console.print("rows: " + ", ".join(f"{name} {count:,}" for name, count in counts.items()))
+    counts = verify.table_row_counts(settings.warehouse_path)
+    raw_rows = ", ".join(f"{name} {n:,}" for name, n in counts.items() if name.startswith("raw."))
+    console.print(f"raw rows (build warehouse): {raw_rows}")
+    published = verify.table_row_counts(settings.published_path)
+    console.print(
+        "published tables (marts only): "
+        + ", ".join(f"{name} {count:,}" for name, count in published.items())
+    )
     if comparison.matches:
         console.print(
             f"[green]✓[/] mart equals the world's ground truth on all "

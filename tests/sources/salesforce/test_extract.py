@@ -27,6 +27,7 @@ from reach2revenue import cursors as state
 from reach2revenue import raw
 from reach2revenue.contracts import Credentials
 from reach2revenue.credentials import CredentialsError, get_credentials
+from reach2revenue.email_hash import email_hash, resolve_email_hash_key
 from reach2revenue.flattening import raw_text
 from reach2revenue.http_client import ApiRequestError, ApiRetryError, RetryPolicy
 from reach2revenue.landing import Manifest, iso_utc, read_manifest, write_manifest
@@ -755,7 +756,9 @@ def test_staging_models_show_the_worlds_facts(
         "select email_hash from staging.stg_salesforce__crm_contacts where contact_id = ?",
         [contact.id],
     ).fetchone() or (None,)
-    assert hashed == hashlib.sha256(email.strip().lower().encode()).hexdigest()
+    # keyed (HMAC-SHA256, the home's generated key or R2R_EMAIL_HASH_KEY), not plain sha256
+    assert hashed == email_hash(resolve_email_hash_key(settings, create=False).secret, email)
+    assert hashed != hashlib.sha256(email.strip().lower().encode()).hexdigest()
 
 
 # --------------------------------------------------------------------------- helpers
