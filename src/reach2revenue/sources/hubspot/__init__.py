@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from reach2revenue.contracts import ExtractRequest, MergeRule, RawTable, Source, SourceKind
+from reach2revenue.sources.hubspot.errors import ERRORS
 from reach2revenue.sources.hubspot.flatten import (
     CONTACTS_RESPONSE,
     DEAL_CONTACTS_RESPONSE,
@@ -71,4 +72,5 @@ SOURCE = Source(
     ),
     extract=_extract,
     default_base_url=DEFAULT_BASE_URL,
+    errors=ERRORS,
 )

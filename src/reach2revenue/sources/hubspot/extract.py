@@ -40,6 +40,7 @@ from reach2revenue.cursors import read_cursor
 from reach2revenue.http_client import ApiClient, ApiRequestError, RateLimiter, RetryPolicy
 from reach2revenue.landing import ExtractionWriter, extraction_stamp, iso_utc, utc_now
 from reach2revenue.paginators import CursorParamPaginator
+from reach2revenue.sources.hubspot.errors import ERRORS
 from reach2revenue.sources.hubspot.settings import MODIFIED_PROPERTY, PROPERTIES
 
 log = logging.getLogger(__name__)
@@ -420,7 +421,7 @@ def extract_hubspot(
     landing_dir = Path(landing_dir)
     end = _utc(interval_end)
     own_client = client is None
-    api = client or ApiClient(SOURCE, creds.base_url, creds.token, retry=retry)
+    api = client or ApiClient(SOURCE, creds.base_url, creds.token, retry=retry, errors=ERRORS)
     search_limiter = RateLimiter(search_rate_per_sec)
     limiter = RateLimiter(rate_per_sec)
     extracted_at = utc_now()
