@@ -221,6 +221,27 @@ def test_the_key_comes_from_the_environment_or_one_generated_private_file(
     assert [p.name for p in path.parent.iterdir()] == ["email_hash.key"]
 
 
+def test_the_sql_function_hashes_with_the_key_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """What the dbt-duckdb plugin registers on each of dbt's connections."""
+    from reach2revenue.duckdb_functions import Plugin
+
+    monkeypatch.delenv("R2R_EMAIL_HASH_KEY", raising=False)
+    with duckdb.connect() as con:
+        Plugin("duckdb_functions", {}).configure_connection(con)
+        assert con.execute("select r2r_email_hash(null)").fetchall() == [(None,)]
+        with pytest.raises(duckdb.Error, match="R2R_EMAIL_HASH_KEY is not set"):
+            con.execute("select r2r_email_hash('a@b.example')").fetchall()
+    key = "k" * 32
+    monkeypatch.setenv("R2R_EMAIL_HASH_KEY", key)
+    with duckdb.connect() as con:
+        Plugin("duckdb_functions", {}).configure_connection(con)
+        assert con.execute(
+            "select r2r_email_hash(' A@B.example '), r2r_email_hash(''), r2r_email_hash(null)"
+        ).fetchall() == [(email_hash(key, "a@b.example"), None, None)]
+
+
 # --------------------------------------------------------------------------- slow
 
 
