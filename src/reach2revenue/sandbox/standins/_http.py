@@ -351,6 +351,8 @@ class StandinServer:
         content_type = next(
             (v for k, v in response.headers.items() if k.lower() == "content-type"), ""
         )
+        if isinstance(body, str | bytes) and "json" in content_type:
+            body = json.loads(body)  # a stand-in that writes its own JSON text (Salesforce)
         for drift in drifts:
             if isinstance(body, dict | list):
                 body = drift.apply_json(body)
