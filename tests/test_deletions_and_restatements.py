@@ -197,7 +197,11 @@ def test_nightly_removes_deleted_revenue_and_replaces_restated_spend(
     # HubSpot: a won deal archived (deleted) after it was loaded, and a contact (its deals
     # keep their region: the truth reads deleted contacts' countries too, as the mart does).
     world.archive_deal(deal.id, mutated_at)
-    contact = next(c for c in world.contacts if c.archived_at is None)
+    contact = next(
+        c
+        for c in world.contacts
+        if c.archived_at is None and c.versions[-1].properties.get("hs_analytics_source")
+    )
     world.archive_contact(contact.id, mutated_at)
     # Salesforce: a won opportunity deleted (recycle bin; queryAll shows IsDeleted).
     world.parts["salesforce"].delete("Opportunity", opportunity_id, mutated_at)
@@ -237,6 +241,11 @@ def test_nightly_removes_deleted_revenue_and_replaces_restated_spend(
     assert raw_values(settings, deal_sql, deal.id) == [("true", STAGE_WON)]
     contact_sql = "select archived from raw.hubspot_contacts where id = ?"
     assert raw_values(settings, contact_sql, contact.id) == [("true",)]
+    # A deleted contact's marketing touch no longer counts (the contact had one).
+    touches_sql = (
+        "select count(*) from staging.stg_hubspot__crm_campaign_touches where contact_id = ?"
+    )
+    assert raw_values(settings, touches_sql, contact.id) == [(0,)]
     assert raw_values(settings, opportunity_sql, opportunity_id) == [("true", "true")]
     assert raw_values(settings, spend_sql, *meta_key) == [(f"{new_spend:.2f}",)]
 

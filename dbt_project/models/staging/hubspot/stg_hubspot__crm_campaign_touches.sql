@@ -1,7 +1,8 @@
 -- HubSpot records one marketing touch per contact: its original source
 -- (hs_analytics_source) and UTM campaign at creation. Conformed to
--- contracts.CRM_CAMPAIGN_TOUCH_CONTRACT. One row per contact with a source or a
--- campaign.
+-- contracts.CRM_CAMPAIGN_TOUCH_CONTRACT. Archived (deleted) contacts touch nothing,
+-- as deleted Salesforce campaign members do not. One row per live contact with a
+-- source or a campaign.
 with
 
 contacts as (
@@ -21,7 +22,9 @@ conformed as (
         created_at as touched_at
 
     from contacts
-    where analytics_source is not null or utm_campaign is not null
+    where
+        not is_archived
+        and (analytics_source is not null or utm_campaign is not null)
 
 )
 
