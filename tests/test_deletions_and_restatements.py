@@ -13,6 +13,7 @@ fall inside the nightly's window, as they would in production.
 
 from __future__ import annotations
 
+import copy
 import json
 import time
 from collections.abc import Iterator
@@ -24,18 +25,17 @@ from zoneinfo import ZoneInfo
 
 import duckdb
 import pytest
+import requests
 
 from reach2revenue import pipeline, verify
 from reach2revenue.contracts import Interval
 from reach2revenue.credentials import environment_from_connection
 from reach2revenue.landing import Manifest, read_manifest
 from reach2revenue.sandbox.standins import StandinServers, start_standins
-from reach2revenue.sandbox.world import STAGE_WON, Deal, World, parse_instant
-from reach2revenue.sandbox.world.salesforce import SalesforcePart, close_instant
+from reach2revenue.sandbox.world import STAGE_WON, Deal, World, format_instant, parse_instant
+from reach2revenue.sandbox.world.salesforce import SalesforcePart, close_instant, format_datetime
 from reach2revenue.settings import Settings
 from reach2revenue.sources import SOURCE_NAMES
-
-pytestmark = pytest.mark.slow
 
 TOKEN = "deletions-and-restatements-token"
 START = date(2026, 5, 4)
@@ -169,6 +169,7 @@ def _truth_by_day(truth: list[dict[str, Any]], measure: str, day: date) -> Decim
     return sum((row[measure] for row in truth if row["date"] == day), Decimal(0))
 
 
+@pytest.mark.slow
 def test_nightly_removes_deleted_revenue_and_replaces_restated_spend(
     stack: Stack, history: list[str]
 ) -> None:
@@ -273,3 +274,124 @@ def test_nightly_removes_deleted_revenue_and_replaces_restated_spend(
         "hubspot_nightly_requests": sum(m.request_count for m in _manifests(paths, "hubspot")),
     }
     print("figures:", json.dumps(figures))
+
+
+# --------------------------------------------------------------------------- the mutations
+# Fast checks that each world mutation is what the stand-ins serve and the truth counts.
+
+
+@pytest.fixture(scope="module")
+def small_world() -> World:
+    return World.generate(seed=7, start=date(2026, 6, 1), days=6, scale=0.15)
+
+
+def _truth_total(world: World, measure: str) -> Decimal:
+    return sum((row[measure] for row in world.ground_truth()), Decimal(0))
+
+
+def test_an_archived_deal_is_listed_archived_leaves_search_and_the_truth(
+    small_world: World,
+) -> None:
+    world = copy.deepcopy(small_world)
+    deal = next(d for d in world.deals if d.versions[-1].properties.get("dealstage") == STAGE_WON)
+    revenue_before = _truth_total(world, "revenue_won")
+    at = world.end + timedelta(hours=1)
+    with pytest.raises(ValueError, match="not after its last change"):
+        world.archive_deal(deal.id, deal.versions[-1].valid_from)
+    world.archive_deal(deal.id, at)
+    with pytest.raises(ValueError, match="already archived"):
+        world.archive_deal(deal.id, at + timedelta(hours=1))
+    assert _truth_total(world, "revenue_won") < revenue_before
+
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    with start_standins(
+        world, token=TOKEN, clock=at + timedelta(hours=1), rate_limits=False
+    ) as servers:
+        url = f"{servers.hubspot_url}/crm/v3/objects/deals"
+        archived = requests.get(
+            url, params={"archived": "true", "limit": 100}, headers=headers, timeout=10
+        ).json()["results"]
+        assert [(r["id"], r["archived"], r["archivedAt"]) for r in archived] == [
+            (deal.id, True, format_instant(at))
+        ]
+        by_id = {"propertyName": "hs_object_id", "operator": "EQ", "value": deal.id}
+        search = requests.post(
+            f"{url}/search",
+            json={"filterGroups": [{"filters": [by_id]}]},
+            headers=headers,
+            timeout=10,
+        ).json()
+        assert search["total"] == 0  # search never returns archived objects
+        # Before the archive instant the deal is live: the archive happens at a given time.
+        servers.set_clock(at - timedelta(minutes=1))
+        assert (
+            requests.get(url, params={"archived": "true"}, headers=headers, timeout=10).json()[
+                "results"
+            ]
+            == []
+        )
+
+
+def test_a_deleted_opportunity_and_its_roles_show_in_query_all_with_the_deletion_stamp(
+    small_world: World,
+) -> None:
+    world = copy.deepcopy(small_world)
+    part: SalesforcePart = world.parts["salesforce"]
+    roles_of: dict[str, int] = {}
+    for role in part.of("OpportunityContactRole"):
+        if not role.versions[-1].is_deleted:
+            opportunity_id = str(role.versions[-1].fields["OpportunityId"])
+            roles_of[opportunity_id] = roles_of.get(opportunity_id, 0) + 1
+    opportunity = next(
+        r for r in part.of("Opportunity") if not r.versions[-1].is_deleted and roles_of.get(r.id)
+    )
+    at = world.end + timedelta(hours=1)
+    deleted = part.delete("Opportunity", opportunity.id, at)
+    assert [r.sobject for r in deleted] == ["Opportunity"] + ["OpportunityContactRole"] * roles_of[
+        opportunity.id
+    ]
+    for record in deleted:
+        assert record.versions[-1].is_deleted
+        assert record.versions[-1].fields["SystemModstamp"] == format_datetime(at)
+    with pytest.raises(ValueError, match="already deleted"):
+        part.delete("Opportunity", opportunity.id, at + timedelta(hours=1))
+    assert opportunity.id not in {fact.deal_id for fact in part.won_deal_facts()}
+
+    with start_standins(
+        world, token=TOKEN, clock=at + timedelta(hours=1), rate_limits=False
+    ) as servers:
+        rows = {row.record_id: row for row in servers["salesforce"].rows("Opportunity")}
+        assert rows[opportunity.id].version.is_deleted  # queryAll shows it, flagged
+
+
+def test_a_restated_insight_is_served_and_counted(small_world: World) -> None:
+    world = copy.deepcopy(small_world)
+    row = world.meta_insights[0]
+    spend_before = _truth_total(world, "spend")
+    with pytest.raises(KeyError):
+        world.restate_insight(row, spend_usd="1.00")
+    old = world.restate_insight(row, spend=f"{Decimal(str(row['spend'])) + 100:.2f}")
+    assert _truth_total(world, "spend") > spend_before
+    day = str(row["date_start"])
+    with start_standins(
+        world, token=TOKEN, clock=world.end + timedelta(hours=1), rate_limits=False
+    ) as servers:
+        served = requests.get(
+            f"{servers.meta_url}/v21.0/act_{row['account_id']}/insights",
+            params={
+                "level": "campaign",
+                "time_increment": "1",
+                "breakdowns": "country",
+                "fields": "campaign_id,spend",
+                "time_range": json.dumps({"since": day, "until": day}),
+                "limit": "500",
+                "access_token": TOKEN,
+            },
+            timeout=10,
+        ).json()["data"]
+    spends = {
+        r["spend"]
+        for r in served
+        if r["campaign_id"] == row["campaign_id"] and r["country"] == row["country"]
+    }
+    assert spends == {row["spend"]} and row["spend"] != old["spend"]
