@@ -18,7 +18,7 @@ from meta_landing import land_day
 from reach2revenue import cursors, pipeline, raw, verify
 from reach2revenue.contracts import Interval
 from reach2revenue.failures import IntervalError, NonRetryableError
-from reach2revenue.landing import read_manifest
+from reach2revenue.landing import ExtractionWriter, read_manifest
 from reach2revenue.settings import Settings
 from reach2revenue.sources import SOURCE_NAMES, raw_tables
 
@@ -137,3 +137,20 @@ def test_after_a_failed_night_the_next_nightly_fills_the_gap_to_the_cent(tmp_pat
         )
         assert comparison.matches, json.dumps(comparison.mismatches[:20], indent=1, default=str)
         assert sum(v["spend"] for (_, d), v in mart.items() if d == gap_day) > 0
+
+
+def test_a_night_whose_deals_have_no_links_still_moves_the_links_cursor(tmp_path: Path) -> None:
+    """No deal changed: the links extraction asks for no parent and owns no scope."""
+    writer = ExtractionWriter(
+        tmp_path,
+        "hubspot",
+        "deal_contacts",
+        partition_date="2026-09-01",
+        window_start="2026-09-01T00:00:00Z",
+        window_end="2026-09-02T00:00:00Z",
+        extraction_id="quiet",
+        extracted_at=datetime(2026, 9, 2, 2, tzinfo=UTC),
+    )
+    [batch] = raw.batches_from_manifests([writer.finish({"deal_ids": []})], raw_tables())
+    assert (batch.manifests, len(batch.superseded), len(batch.frame)) == ([], 1, 0)
+    assert batch.loaded_through == datetime(2026, 9, 2, tzinfo=UTC)

@@ -134,8 +134,10 @@ class Batch:
 
         Each extraction counts through ``min(window_end, as_of)``
         (`reach2revenue.cursors.covered_through`), never through a future window end.
+        Superseded extractions count too: they were read, a newer one only replaced their
+        rows (a night whose deals have no links at all supersedes its only extraction).
         """
-        return max(covered_through(m) for m in self.manifests)
+        return max(covered_through(m) for m in [*self.manifests, *self.superseded])
 
     @property
     def scope(self) -> list[tuple[str, ...]]:

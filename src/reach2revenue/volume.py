@@ -111,7 +111,7 @@ def covered_days(batch: Batch) -> float:
     A window written as one day (``start == end``) counts as that day.
     """
     spans = []
-    for manifest in batch.manifests:
+    for manifest in [*batch.manifests, *batch.superseded]:
         start = manifest_instant(manifest.window_start)
         end = covered_through(manifest)
         if manifest_instant(manifest.window_end) <= start:
