@@ -227,6 +227,10 @@ def run_demo(home: Path, *, days: int, scale: float, seed: int) -> int:
         markup=False,
         highlight=False,
     )
+    from reach2revenue.quality import data_docs_index
+
+    # Every load's validation results, passed and failed (the last R2R_GX_KEEP_RUNS runs).
+    console.print(f"Great Expectations Data Docs: [bold]{data_docs_index(settings.gx_dir)}[/]")
     console.print(f"demo finished in {time.perf_counter() - began:.1f}s")
     return 0 if comparison.matches else 1
 
