@@ -94,6 +94,9 @@ def load_and_validate(
     `reach2revenue.volume.VolumeError`. Every result, passed or failed, is kept in the GX
     store under ``$R2R_HOME/gx/`` and the Data Docs site is rebuilt: the summary's
     ``data_docs`` is its ``index.html``.
+    Before that, every landed page is held to its table's declared response schema: a
+    drifted one raises `reach2revenue.drift.SchemaDriftError` (nothing merged, landed files
+    kept); fields the schema does not know are logged and listed under ``schema_warnings``.
     """
     import duckdb
 
@@ -102,7 +105,11 @@ def load_and_validate(
 
     settings = settings or Settings.from_env()
     tables = raw_tables()
+    # Structure first: a drifted page raises SchemaDriftError here, before any merge.
     batches = raw.batches_from_manifests([Path(p) for p in manifest_paths], tables)
+    schema_warnings = [warning for batch in batches for warning in batch.schema_warnings]
+    for warning in schema_warnings:
+        log.warning("schema: %s", warning)
 
     # Validate every batch before raising, so one run reports all the bad ones. Every
     # result, passed or failed, goes to the GX store; Data Docs are rebuilt either way.
@@ -145,6 +152,7 @@ def load_and_validate(
         "merged": merged,
         "raw_row_counts": row_counts,
         "data_docs": str(data_docs),
+        "schema_warnings": schema_warnings,
     }
     log.info("loaded and validated: %s", json.dumps(summary, default=str))
     return summary
