@@ -75,12 +75,12 @@ def covered_through(manifest: Manifest) -> datetime:
     (``extracted_at``, taken before its first request) less :data:`AS_OF_MARGIN`. Sources
     that know the server's clock (Salesforce) already end their windows there.
     """
-    window_end = _parse_instant(manifest.window_end)
-    as_of = _parse_instant(manifest.extracted_at) - AS_OF_MARGIN
+    window_end = manifest_instant(manifest.window_end)
+    as_of = manifest_instant(manifest.extracted_at) - AS_OF_MARGIN
     return min(window_end, as_of)
 
 
-def _parse_instant(value: str) -> datetime:
+def manifest_instant(value: str) -> datetime:
     """A manifest instant (``YYYY-MM-DD`` or ISO-8601, ``Z`` allowed) as aware UTC."""
     if len(value) == 10:
         return _as_utc(date.fromisoformat(value))
