@@ -23,6 +23,7 @@ from typing import Any
 import pendulum
 from airflow.sdk import CronDataIntervalTimetable, dag, task
 
+from reach2revenue.notifications import failure_notifiers, retry_notifiers
 from reach2revenue.sources import SOURCE_NAMES
 
 DEFAULT_ARGS = {
@@ -30,6 +31,9 @@ DEFAULT_ARGS = {
     "retries": 2,
     "retry_delay": timedelta(minutes=5),
     "retry_exponential_backoff": True,
+    # Webhook / SMTP / connection from R2R_NOTIFY_* (docs/deployment.md); none configured: [].
+    "on_failure_callback": failure_notifiers(),
+    "on_retry_callback": retry_notifiers(),
 }
 # Deadlines: a hung call or a trickling response must not block later nights
 # (max_active_runs=1). Extraction waits out platform throttles within its deadline.

@@ -167,7 +167,7 @@ def test_negative_spend_fails_the_run_and_keeps_the_published_mart(
     assert reports, "no quarantine report written"
 
 
-def test_missing_key_fails_the_run_naming_the_rows(stack: Stack, first_load) -> None:
+def test_a_missing_field_fails_the_run_as_drift_naming_it(stack: Stack, first_load) -> None:
     bad_spend_day = NIGHTLY_DAY + timedelta(days=1)
     for row in stack.world.meta_insights:
         if row["date_start"] == bad_spend_day.isoformat() and row["spend"] == "-5.00":
@@ -182,9 +182,10 @@ def test_missing_key_fails_the_run_naming_the_rows(stack: Stack, first_load) -> 
     assert not result.succeeded
     assert result.task_states["load_and_validate"] == "failed"
     log = result.log_path.read_text()
-    assert "expect_column_values_to_not_be_null" in log
-    assert "campaign_id" in log
-    assert bad_day.isoformat() in log
+    # The field is gone from the API's answer: structural drift, caught before flattening.
+    assert "SchemaDriftError" in log
+    assert "required field 'campaign_id' missing" in log
+    assert "meta_ads" in log
     assert _digest(stack.settings.published_path) == published_before
 
 

@@ -51,18 +51,9 @@ def airflow_environment(
             "GX_ANALYTICS_ENABLED": "False",
             "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
             "DO_NOT_TRACK": "1",
-            "R2R_HOME": str(settings.home),
-            "R2R_LANDING_DIR": str(settings.landing_dir),
-            "R2R_WAREHOUSE_PATH": str(settings.warehouse_path),
-            "R2R_PUBLISHED_PATH": str(settings.published_path),
-            "R2R_DBT_PROJECT_DIR": str(settings.dbt_project_dir),
-            "R2R_EXPECTATIONS_DIR": str(settings.expectations_dir),
-            "R2R_REPORTING_CURRENCY": settings.reporting_currency,
-            "R2R_REPORTING_TIMEZONE": settings.reporting_timezone,
-            "R2R_FX_RATE_OVERRIDES_PATH": str(settings.fx_rate_overrides_path),
-            "R2R_FX_MAX_STALE_DAYS": str(settings.fx_max_stale_days),
         }
     )
+    env.update(settings.to_env())
     for conn_id, definition in connections.items():
         env[f"AIRFLOW_CONN_{conn_id.upper()}"] = json.dumps(definition)
     return env

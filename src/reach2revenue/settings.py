@@ -128,3 +128,29 @@ class Settings:
             ),
             gx_keep_runs=int(_number("R2R_GX_KEEP_RUNS", 30, minimum=1)),
         )
+
+    def to_env(self) -> dict[str, str]:
+        """The environment that makes ``from_env`` return these settings.
+
+        Child processes (Airflow tasks, the demo's subprocesses) get every setting this
+        way, so a new setting cannot be forgotten on the way there (a test round-trips it).
+        """
+        return {
+            "R2R_HOME": str(self.home),
+            "R2R_LANDING_DIR": str(self.landing_dir),
+            "R2R_WAREHOUSE_PATH": str(self.warehouse_path),
+            "R2R_PUBLISHED_PATH": str(self.published_path),
+            "R2R_DBT_PROJECT_DIR": str(self.dbt_project_dir),
+            "R2R_EXPECTATIONS_DIR": str(self.expectations_dir),
+            "R2R_REPORTING_CURRENCY": self.reporting_currency,
+            "R2R_REPORTING_TIMEZONE": self.reporting_timezone,
+            "R2R_FX_RATE_OVERRIDES_PATH": str(self.fx_rate_overrides_path),
+            "R2R_FX_MAX_STALE_DAYS": str(self.fx_max_stale_days),
+            "R2R_INTERVAL_TOLERANCE_MINUTES": repr(self.interval_tolerance.total_seconds() / 60),
+            "R2R_VOLUME_LOW_RATIO": repr(self.volume_low_ratio),
+            "R2R_VOLUME_HIGH_RATIO": repr(self.volume_high_ratio),
+            "R2R_VOLUME_MIN_HISTORY": str(self.volume_min_history),
+            "R2R_VOLUME_HISTORY_SIZE": str(self.volume_history_size),
+            "R2R_VOLUME_ACCEPT": ",".join(self.volume_accept),
+            "R2R_GX_KEEP_RUNS": str(self.gx_keep_runs),
+        }

@@ -36,6 +36,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from reach2revenue.cursors import read_cursor
+from reach2revenue.failures import ConfigurationError
 from reach2revenue.http_client import ApiClient, ApiRequestError, RetryPolicy
 from reach2revenue.landing import (
     Manifest,
@@ -86,7 +87,7 @@ def chunk_periods(start: date, end: date, chunk_days: int) -> list[tuple[date, d
     Each chunk has at most ``chunk_days`` days; the last one may be shorter.
     """
     if chunk_days < 1:
-        raise ValueError("chunk_days must be >= 1")
+        raise ConfigurationError("chunk_days must be >= 1")
     chunks = []
     chunk_start = start
     while chunk_start < end:
@@ -161,7 +162,7 @@ def extract_ecb_fx(
     landing_dir = Path(landing_dir)
     start = fetch_start(landing_dir, interval_start, lookback_days)
     if interval_end <= start:
-        raise ValueError(f"empty ECB window: {start} .. {interval_end} (end excluded)")
+        raise ConfigurationError(f"empty ECB window: {start} .. {interval_end} (end excluded)")
     chunks = chunk_periods(start, interval_end, chunk_days)
     own_client = client is None
     # The ECB API is public: an empty token sends no Authorization header.
@@ -256,7 +257,7 @@ def land_bundled_history(
     window_start = file_first if start is None else max(start, file_first)
     window_end = file_end if end is None else min(end, file_end)
     if window_start >= window_end:
-        raise ValueError(
+        raise ConfigurationError(
             f"the bundled ECB history spans [{file_first}, {file_end}); "
             f"nothing of it lies in [{start}, {end})"
         )

@@ -33,6 +33,7 @@ import requests
 from reach2revenue import cursors
 from reach2revenue.contracts import Credentials, ErrorPolicy
 from reach2revenue.cursors import day_ranges
+from reach2revenue.failures import ConfigurationError
 from reach2revenue.http_client import (
     DEFAULT_TIMEOUT,
     ApiClient,
@@ -319,7 +320,7 @@ def extract_google_ads(
     else:
         customers = list(getattr(options, "customer_ids", ()) or ())
     if not customers:
-        raise ValueError(
+        raise ConfigurationError(
             "no Google Ads customers configured: set extra.customer_ids on the Airflow "
             "connection or R2R_GOOGLE_ADS_CUSTOMER_IDS"
         )
@@ -331,7 +332,7 @@ def extract_google_ads(
     if client is None:
         developer_token = str(getattr(options, "developer_token", "") or "")
         if not developer_token:
-            raise ValueError(
+            raise ConfigurationError(
                 "no Google Ads developer token: set extra.developer_token on the Airflow "
                 "connection or R2R_GOOGLE_ADS_DEVELOPER_TOKEN"
             )

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from reach2revenue.failures import ConfigurationError
+
 GOOGLE_ADS_API_VERSION = "v22"  # the only place the API version is named; Google sunsets
 # each version about a year after release, so this is bumped yearly.
 DEFAULT_BASE_URL = "https://googleads.googleapis.com"
@@ -105,20 +107,22 @@ class GoogleAdsOptions:
     def __post_init__(self) -> None:
         ids = tuple(dict.fromkeys(normalize_customer_id(i) for i in self.customer_ids if i.strip()))
         if not ids:
-            raise ValueError("no Google Ads customers: customer_ids is empty")
+            raise ConfigurationError("no Google Ads customers: customer_ids is empty")
         bad = [i for i in ids if not i.isdigit()]
         if bad:
-            raise ValueError(f"Google Ads customer ids are digits (123-456-7890); got {bad}")
+            raise ConfigurationError(
+                f"Google Ads customer ids are digits (123-456-7890); got {bad}"
+            )
         if not self.developer_token.strip():
-            raise ValueError(
+            raise ConfigurationError(
                 "no Google Ads developer token: set developer_token in the connection extra "
                 "or R2R_GOOGLE_ADS_DEVELOPER_TOKEN"
             )
         login = normalize_customer_id(self.login_customer_id)
         if login and not login.isdigit():
-            raise ValueError("login_customer_id is a manager customer id (digits)")
+            raise ConfigurationError("login_customer_id is a manager customer id (digits)")
         if not 0 <= self.lookback_days <= MAX_LOOKBACK_DAYS:
-            raise ValueError(
+            raise ConfigurationError(
                 f"lookback_days must be 0..{MAX_LOOKBACK_DAYS} days, got {self.lookback_days}"
             )
         object.__setattr__(self, "customer_ids", ids)

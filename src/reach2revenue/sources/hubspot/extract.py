@@ -37,6 +37,7 @@ from typing import Any
 
 from reach2revenue.contracts import Credentials
 from reach2revenue.cursors import read_cursor
+from reach2revenue.failures import ConfigurationError
 from reach2revenue.http_client import ApiClient, ApiRequestError, RateLimiter, RetryPolicy
 from reach2revenue.landing import ExtractionWriter, extraction_stamp, iso_utc, utc_now
 from reach2revenue.paginators import CursorParamPaginator
@@ -417,7 +418,7 @@ def extract_hubspot(
     """
     unknown = set(entities) - set(ENTITIES)
     if unknown:
-        raise ValueError(f"unknown HubSpot entities {sorted(unknown)}; known: {ENTITIES}")
+        raise ConfigurationError(f"unknown HubSpot entities {sorted(unknown)}; known: {ENTITIES}")
     landing_dir = Path(landing_dir)
     end = _utc(interval_end)
     own_client = client is None

@@ -60,6 +60,7 @@ from typing import Any
 from reach2revenue import cursors
 from reach2revenue.contracts import Credentials
 from reach2revenue.cursors import day_ranges
+from reach2revenue.failures import ConfigurationError
 from reach2revenue.http_client import ApiClient, ApiRequestError, ApiResponse, RetryPolicy
 from reach2revenue.landing import (
     Manifest,
@@ -459,7 +460,7 @@ def extract_linkedin_ads(
     else:
         accounts = list(getattr(creds.options, "account_ids", ()) or ())
     if not accounts:
-        raise ValueError(
+        raise ConfigurationError(
             "no LinkedIn ad accounts configured: set extra.account_ids on the Airflow "
             "connection or R2R_LINKEDIN_ADS_ACCOUNT_IDS"
         )

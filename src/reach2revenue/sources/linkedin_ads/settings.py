@@ -16,6 +16,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from reach2revenue.failures import ConfigurationError
+
 DEFAULT_BASE_URL = "https://api.linkedin.com"
 #: ``LinkedIn-Version`` (YYYYMM). LinkedIn sunsets a version about a year after release and
 #: then answers 426 NONEXISTENT_VERSION: move it forward (option ``api_version``).
@@ -132,16 +134,18 @@ class LinkedInAdsOptions:
             i.strip().removeprefix(ACCOUNT_URN_PREFIX) for i in self.account_ids if i.strip()
         )
         if not ids:
-            raise ValueError("no LinkedIn ad accounts: account_ids is empty")
+            raise ConfigurationError("no LinkedIn ad accounts: account_ids is empty")
         bad = [i for i in ids if not i.isdigit()]
         if bad:
-            raise ValueError(f"LinkedIn sponsored account ids are numbers, not {bad}")
+            raise ConfigurationError(f"LinkedIn sponsored account ids are numbers, not {bad}")
         object.__setattr__(self, "account_ids", ids)
         version = self.api_version.strip()
         if not _VERSION.match(version):
-            raise ValueError(f"LinkedIn-Version is YYYYMM (e.g. 202610), not {self.api_version!r}")
+            raise ConfigurationError(
+                f"LinkedIn-Version is YYYYMM (e.g. 202610), not {self.api_version!r}"
+            )
         object.__setattr__(self, "api_version", version)
         if not 0 <= self.lookback_days <= MAX_LOOKBACK_DAYS:
-            raise ValueError(
+            raise ConfigurationError(
                 f"lookback_days must be 0..{MAX_LOOKBACK_DAYS} days, got {self.lookback_days}"
             )

@@ -32,6 +32,7 @@ from typing import Any
 from reach2revenue import cursors
 from reach2revenue.contracts import Credentials
 from reach2revenue.cursors import day_ranges
+from reach2revenue.failures import ConfigurationError
 from reach2revenue.http_client import ApiClient, ApiRequestError, RetryPolicy
 from reach2revenue.landing import ExtractionWriter, extraction_stamp, utc_now
 from reach2revenue.paginators import NextLinkPaginator
@@ -237,7 +238,7 @@ def extract_meta_ads(
     else:
         accounts = list(getattr(creds.options, "account_ids", ()) or ())
     if not accounts:
-        raise ValueError(
+        raise ConfigurationError(
             "no Meta ad accounts configured: set extra.account_ids on the Airflow connection "
             "or R2R_META_ADS_ACCOUNT_IDS"
         )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from reach2revenue.failures import ConfigurationError
+
 GRAPH_API_VERSION = "v21.0"  # the only place the Graph API version is named
 DEFAULT_BASE_URL = "https://graph.facebook.com"
 
@@ -56,9 +58,9 @@ class MetaAdsOptions:
         # People paste ids as Meta shows them ("act_1001"); the API path adds act_ itself.
         ids = tuple(i.removeprefix("act_") for i in self.account_ids if i.removeprefix("act_"))
         if not ids:
-            raise ValueError("no Meta ad accounts: account_ids is empty")
+            raise ConfigurationError("no Meta ad accounts: account_ids is empty")
         object.__setattr__(self, "account_ids", ids)
         if not 0 <= self.lookback_days <= MAX_LOOKBACK_DAYS:
-            raise ValueError(
+            raise ConfigurationError(
                 f"lookback_days must be 0..{MAX_LOOKBACK_DAYS} days, got {self.lookback_days}"
             )

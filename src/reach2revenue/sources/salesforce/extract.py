@@ -47,6 +47,7 @@ import requests
 
 from reach2revenue.contracts import Credentials
 from reach2revenue.cursors import read_cursor
+from reach2revenue.failures import ConfigurationError
 from reach2revenue.http_client import (
     DEFAULT_TIMEOUT,
     ApiClient,
@@ -178,21 +179,21 @@ class SalesforceApi:
     ) -> None:
         host = urlsplit(login_url).hostname or ""
         if host in LOGIN_HOSTS:
-            raise ValueError(
+            raise ConfigurationError(
                 f"{host} does not support the client-credentials flow: set the host of "
                 "connection salesforce_default (or R2R_SALESFORCE_BASE_URL) to the org's "
                 "My Domain URL, https://<MyDomain>.my.salesforce.com"
             )
         if not client_id:
-            raise ValueError("no Salesforce client_id (the connected app's consumer key)")
+            raise ConfigurationError("no Salesforce client_id (the connected app's consumer key)")
         if not client_secret:
-            raise ValueError(
+            raise ConfigurationError(
                 "no Salesforce client secret: put it in the password of connection "
                 "salesforce_default, or set R2R_SALESFORCE_TOKEN or "
                 "R2R_SALESFORCE_CLIENT_SECRET"
             )
         if not MIN_BATCH_SIZE <= batch_size <= MAX_BATCH_SIZE:
-            raise ValueError(f"batch_size must be {MIN_BATCH_SIZE}..{MAX_BATCH_SIZE}")
+            raise ConfigurationError(f"batch_size must be {MIN_BATCH_SIZE}..{MAX_BATCH_SIZE}")
         self.login_url = login_url.rstrip("/") + "/"
         self.client_id = client_id
         self._client_secret = client_secret
@@ -513,10 +514,12 @@ def extract_salesforce(
     """
     unknown = set(entities) - set(ENTITIES)
     if unknown:
-        raise ValueError(f"unknown Salesforce entities {sorted(unknown)}; known: {ENTITIES}")
+        raise ConfigurationError(
+            f"unknown Salesforce entities {sorted(unknown)}; known: {ENTITIES}"
+        )
     options = creds.options
     if not isinstance(options, SalesforceOptions):
-        raise ValueError(
+        raise ConfigurationError(
             "no Salesforce options: set extra.client_id on connection salesforce_default "
             "or R2R_SALESFORCE_CLIENT_ID"
         )

@@ -17,6 +17,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from reach2revenue.failures import ConfigurationError
+
 API_VERSION = "60.0"  # the default REST API version; the option api_version overrides it
 # Client credentials need the org's My Domain (https://<MyDomain>.my.salesforce.com): the
 # generic login hosts do not support that flow, so there is no usable default host. This is
@@ -178,10 +180,10 @@ class SalesforceOptions:
     def __post_init__(self) -> None:
         client_id = self.client_id.strip()
         if not client_id:
-            raise ValueError("no Salesforce client_id (the connected app's consumer key)")
+            raise ConfigurationError("no Salesforce client_id (the connected app's consumer key)")
         match = _API_VERSION.match(self.api_version.strip())
         if match is None:
-            raise ValueError(f"api_version {self.api_version!r} is not like '60.0'")
+            raise ConfigurationError(f"api_version {self.api_version!r} is not like '60.0'")
         object.__setattr__(self, "client_id", client_id)
         object.__setattr__(self, "client_secret", self.client_secret.strip())
         object.__setattr__(self, "api_version", f"{match.group(1)}.0")
