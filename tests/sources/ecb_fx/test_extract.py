@@ -23,6 +23,7 @@ import pytest
 import requests
 
 from reach2revenue import cursors as state
+from reach2revenue.drift import SchemaDriftError, check_tables
 from reach2revenue.http_client import ApiClient, ApiRequestError, RetryPolicy
 from reach2revenue.landing import Manifest, read_manifest
 from reach2revenue.reference.fx import (
@@ -42,6 +43,7 @@ from reach2revenue.sandbox.standins.ecb_fx import (
     parse_period,
 )
 from reach2revenue.sandbox.world import World
+from reach2revenue.sources import raw_tables
 from reach2revenue.sources.ecb_fx.extract import (
     ALL_CURRENCIES_KEY,
     chunk_periods,
@@ -458,16 +460,18 @@ def test_a_404_that_is_not_no_results_fails(ecb: EcbServer, tmp_path: Path) -> N
     assert not list(tmp_path.rglob("_manifest.json"))
 
 
-def test_an_answer_that_is_not_sdmx_csv_fails_naming_the_url(
+def test_an_answer_that_is_not_sdmx_csv_is_landed_and_fails_as_drift(
     ecb: EcbServer, tmp_path: Path
 ) -> None:
     ecb.inject_fault(SERIES_PATH, 200, count=1, body="<html><body>Maintenance</body></html>")
-    with pytest.raises(ApiRequestError) as caught:
-        extract(ecb, tmp_path, date(2024, 3, 4), date(2024, 3, 5))
+    manifest = extract(ecb, tmp_path, date(2024, 3, 4), date(2024, 3, 5))
+    # The exact answer is kept; the loader's structural check refuses it, naming the file.
+    [page] = manifest.page_paths()
+    assert page.read_text() == "<html><body>Maintenance</body></html>"
+    with pytest.raises(SchemaDriftError) as caught:
+        check_tables([(raw_tables()[("ecb_fx", "rates")], [manifest])])
     text = str(caught.value)
-    assert "not SDMX-CSV" in text and "Maintenance" in text
-    assert f"{ecb.url}/service/data/EXR/D..EUR.SP00.A?startPeriod=2024-03-04" in text
-    assert not list(tmp_path.rglob("_manifest.json"))
+    assert "ecb_fx/rates" in text and str(page) in text
 
 
 def test_no_authorization_header_is_sent(ecb: EcbServer, tmp_path: Path) -> None:
