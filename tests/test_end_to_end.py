@@ -43,6 +43,7 @@ class Stack:
     env: dict[str, str]
     home: Path
     truth: list[dict]
+    token: str
     # Rows the bad-data tests broke at the source, so a later test can repair them.
     broken: dict[str, tuple[dict, str]] = field(default_factory=dict)
 
@@ -67,7 +68,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         connections = servers.connections(token)
         env = airflow_runner.airflow_environment(home / "airflow", settings, connections)
         airflow_runner.ensure_metadata_db(env)
-        yield Stack(world, servers, settings, env, home, truth)
+        yield Stack(world, servers, settings, env, home, truth, token)
 
 
 def _history_conf() -> dict[str, str]:
@@ -278,3 +279,18 @@ def test_a_currency_without_any_rate_is_published_and_counted(stack: Stack, firs
         assert con.execute(
             "select count(*) from main.data_quality_unconverted_amounts"
         ).fetchall() == [(0,)]
+
+
+def test_no_token_anywhere_in_the_run_home(stack: Stack, first_load) -> None:
+    """After every run above (history, nightly, re-runs, failed runs with quarantine
+    reports, Data Docs), the platforms' token is in no file under the home: run logs with
+    the Airflow task logs, the Airflow home, landing, quarantine, gx, warehouse, published."""
+    needle = stack.token.encode()
+    assert list((stack.home / "gx").rglob("index.html")), "no Data Docs were built"
+    assert list(stack.home.rglob("validation_report.json")), "no quarantine report"
+    leaks = [
+        str(path)
+        for path in stack.home.rglob("*")
+        if path.is_file() and not path.is_symlink() and needle in path.read_bytes()
+    ]
+    assert leaks == []

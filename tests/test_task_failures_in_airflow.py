@@ -5,9 +5,10 @@ does) against the stand-ins. First with a wrong token for every platform: each s
 refuses it as its platform does (HubSpot and LinkedIn 401, Meta 400 code 190, Google 401
 UNAUTHENTICATED, Salesforce's OAuth ``invalid_client``), and every one of those extract
 tasks must fail on its first try, not be retried (the DAG's retries are 2, every 5
-minutes: a retried task would hold the run for minutes), and fail the run. Then with the
-right token: the run succeeds. Afterwards neither token appears anywhere under the run's
-home: logs, the Airflow task logs, landing, quarantine, the warehouse and Data Docs.
+minutes: a retried task would hold the run for minutes), and fail the run. Afterwards
+neither token appears anywhere under the run's home (logs, the Airflow task logs,
+landing). A successful run's home is grepped for its token by the end-to-end tests
+(tests/test_end_to_end.py), whose runs also fill quarantine, the warehouse and Data Docs.
 """
 
 from __future__ import annotations
@@ -87,13 +88,7 @@ def test_a_rejected_token_fails_each_extract_at_once_and_no_run_leaks_a_token(
         )
         refused_seconds = time.monotonic() - started
 
-        good_env = airflow_runner.airflow_environment(
-            airflow_home, settings, servers.connections(token)
-        )
-        good = airflow_runner.run_dag_test(
-            good_env, "2026-05-07", conf=conf, log_path=home / "logs" / "good.log"
-        )
-    print(f"\nrefused run: {refused_seconds:.1f}s; good run: {good.seconds:.1f}s")
+    print(f"\nrefused run: {refused_seconds:.1f}s")
 
     # -- the refused run: each token-bearing extract failed on try 1, never retried
     assert not refused.succeeded
@@ -112,16 +107,9 @@ def test_a_rejected_token_fails_each_extract_at_once_and_no_run_leaks_a_token(
     assert "AirflowFailException" in log or "NonRetryable" in log or "ApiRequestError" in log
     assert "up_for_retry" not in log
 
-    # -- the good run
-    assert good.succeeded, good.log_tail(80)
-    assert _dag_run_states(airflow_home)["2026-05-07"] == "success"
-    assert settings.published_path.exists()
-
     # -- no token anywhere under the home (run logs, Airflow task logs, landing, ...)
     # `airflow dags test` writes the task logs to its output, kept as logs/<run>.log.
-    for run in (refused, good):
-        task_log = run.log_path.read_text(errors="replace")
-        assert "[DAG TEST] end task task_id=extract_meta_ads" in task_log
+    assert "[DAG TEST] end task task_id=extract_meta_ads" in log
     assert "Invalid OAuth access token" in log  # the platforms' refusals were logged...
-    assert list(settings.landing_dir.rglob("page-*"))
+    assert list(settings.landing_dir.rglob("page-*"))  # the ECB's extract landed pages
     assert _files_holding(home, [token, wrong]) == []
