@@ -1,8 +1,20 @@
 """Nightly marketing-to-sales pipeline: ad platforms and CRM to a validated region mart.
 
-Each run processes its data interval `[start, end)`: the scheduled nightly run loads the
-previous UTC day; a manual run with conf `{"interval_start": "YYYY-MM-DD",
-"interval_end": "YYYY-MM-DD"}` loads a whole history in one go.
+Each run loads its data interval `[start, end)`: the scheduled nightly run loads the
+previous UTC day. To load other days:
+
+- **Days the schedule covers: a backfill**, one run per day, each loading its own day:
+  `airflow backfill create --dag-id marketing_sales_nightly --from-date 2026-08-01
+  --to-date 2026-08-31 --max-active-runs 1` (Airflow counts a backfill's runs apart from
+  `max_active_runs`; the `r2r_warehouse` pool keeps their warehouse writes one at a time
+  anyway). No params on a backfill: they would make every run load the same range.
+- **Anything else (a first history, a range in one go): a manual run.** Either trigger it
+  with `data_interval_start`/`data_interval_end` (REST `POST
+  /api/v2/dags/marketing_sales_nightly/dagRuns`): it loads its whole data interval and
+  shows what it loaded; or fill the trigger form's params **interval_start** (first day,
+  included) and **interval_end** (first day not loaded), `YYYY-MM-DD`, both or neither,
+  not in the future (same keys in `--conf` for `airflow dags test`). A run with params
+  loads them whatever its data interval shows (its task logs say so).
 
 1. `extract_<source>`, one task per registered source (`reach2revenue.sources`: ad
    platforms, CRMs, the ECB's reference rates), call the platforms (or their stand-ins)
@@ -10,9 +22,18 @@ previous UTC day; a manual run with conf `{"interval_start": "YYYY-MM-DD",
 2. `load_and_validate` runs Great Expectations on every raw batch and merges it into the
    DuckDB `raw` schema only if all batches pass (one writer).
 3. `dbt_build` builds and tests the dbt project on the build copy of the warehouse.
-4. `publish` copies the built warehouse to the path BI tools and analysts read.
+4. `publish` copies the built warehouse to the path BI tools and analysts read, and
+   updates the asset `reach2revenue_published_marts` (`file://<published path>`):
+   DAGs scheduled on it (`bi_refresh_example`) run after each publish.
 
-All logic lives in `reach2revenue.pipeline`; this file only wires tasks.
+Tasks 2 to 4 write the warehouse and take the one slot of the pool `r2r_warehouse`
+(DuckDB has a single writer): create it where Airflow runs,
+`airflow pools set r2r_warehouse 1 "reach2revenue: one DuckDB writer at a time"`.
+A run not done `R2R_NIGHT_DEADLINE_HOURS` (default 6) hours after it was queued sends a
+late-night notice through the `R2R_NOTIFY_*` channels (a deadline alert: needs the
+triggerer).
+
+All logic lives in the `reach2revenue` package; this file only wires tasks.
 """
 
 from __future__ import annotations
@@ -23,7 +44,11 @@ from typing import Any
 import pendulum
 from airflow.sdk import CronDataIntervalTimetable, dag, task
 
+from reach2revenue.alerts import night_deadlines
+from reach2revenue.assets import published_marts_asset
 from reach2revenue.notifications import failure_notifiers, retry_notifiers
+from reach2revenue.pools import WAREHOUSE_POOL
+from reach2revenue.run_params import interval_params
 from reach2revenue.sources import SOURCE_NAMES
 
 DEFAULT_ARGS = {
@@ -41,6 +66,7 @@ EXTRACT_TIMEOUT = timedelta(hours=3)
 LOAD_TIMEOUT = timedelta(hours=1)
 BUILD_TIMEOUT = timedelta(hours=1)
 PUBLISH_TIMEOUT = timedelta(minutes=15)
+PUBLISHED_MARTS = published_marts_asset()
 
 
 @dag(
@@ -50,6 +76,8 @@ PUBLISH_TIMEOUT = timedelta(minutes=15)
     catchup=False,
     max_active_runs=1,  # one DuckDB writer: runs must not overlap
     default_args=DEFAULT_ARGS,
+    params=interval_params(),
+    deadline=night_deadlines(),
     doc_md=__doc__,
     tags=["reach2revenue", "marketing", "sales", "nightly"],
 )
@@ -65,7 +93,7 @@ def marketing_sales_nightly() -> None:
         with fail_fast():
             return pipeline.extract(source, pipeline.interval_from_context(context))
 
-    @task(execution_timeout=LOAD_TIMEOUT)
+    @task(execution_timeout=LOAD_TIMEOUT, pool=WAREHOUSE_POOL)
     def load_and_validate(extracted: list[list[str]]) -> dict:
         from reach2revenue import pipeline
         from reach2revenue.failures import fail_fast
@@ -73,7 +101,7 @@ def marketing_sales_nightly() -> None:
         with fail_fast():
             return pipeline.load_and_validate([path for paths in extracted for path in paths])
 
-    @task(execution_timeout=BUILD_TIMEOUT)
+    @task(execution_timeout=BUILD_TIMEOUT, pool=WAREHOUSE_POOL)
     def dbt_build(load_summary: dict) -> dict:
         from reach2revenue import pipeline
         from reach2revenue.failures import fail_fast
@@ -81,13 +109,17 @@ def marketing_sales_nightly() -> None:
         with fail_fast():
             return pipeline.build()
 
-    @task(execution_timeout=PUBLISH_TIMEOUT)
-    def publish(build_summary: dict) -> dict:
+    @task(execution_timeout=PUBLISH_TIMEOUT, pool=WAREHOUSE_POOL, outlets=[PUBLISHED_MARTS])
+    def publish(build_summary: dict, **context: Any) -> dict:
         from reach2revenue import pipeline
+        from reach2revenue.assets import publication_extra
         from reach2revenue.failures import fail_fast
 
         with fail_fast():
-            return pipeline.publish()
+            summary = pipeline.publish()
+        # The asset event says which publication downstream DAGs are woken for.
+        context["outlet_events"][PUBLISHED_MARTS].extra = publication_extra(summary)
+        return summary
 
     # One extract task per registered source, named extract_<source>.
     extracted = [extract.override(task_id=f"extract_{name}")(source=name) for name in SOURCE_NAMES]

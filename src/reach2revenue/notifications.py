@@ -22,6 +22,10 @@ Every message carries the DAG id, task id, run id, data interval, try number (of
 the exception's type and first lines with secrets redacted, and the task's log link
 (``ti.log_url``, built from ``[api] base_url``).
 
+A late night (the DAG's deadline alert, ``reach2revenue.alerts``) goes through the same
+channels as a :class:`RunNotice` (event ``late``): DAG id, run id and type, state, data
+interval, when it was queued, the deadline, and the run's link in the UI.
+
 Wiring (DAG file)::
 
     from reach2revenue.notifications import failure_notifiers, retry_notifiers
@@ -47,7 +51,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from email import policy
 from email.message import EmailMessage
-from typing import Any
+from typing import Any, Protocol
+from urllib.parse import quote
 
 from airflow.sdk.bases.notifier import BaseNotifier
 
@@ -58,6 +63,9 @@ SEND_TIMEOUT_SECONDS = 15
 
 FAILED = "failed"
 UP_FOR_RETRY = "up_for_retry"
+#: A DAG run not done by its deadline (``reach2revenue.alerts``).
+LATE = "late"
+EVENTS = (FAILED, UP_FOR_RETRY, LATE)
 
 # What an exception message may carry that must not leave the log: key=value pairs named
 # like credentials, bearer tokens and the user:password part of URLs. Airflow's own secrets
@@ -170,6 +178,122 @@ class TaskNotice:
         return {**asdict(self), "subject": self.subject, "text": self.text}
 
 
+class Notice(Protocol):
+    """What a channel sends: a subject, a text, and a JSON body for webhooks."""
+
+    @property
+    def subject(self) -> str: ...
+
+    @property
+    def text(self) -> str: ...
+
+    def as_json(self) -> dict[str, Any]: ...
+
+
+@dataclass(frozen=True)
+class RunNotice:
+    """What a notification says about a whole DAG run (a late night)."""
+
+    event: str  # LATE
+    dag_id: str
+    run_id: str
+    run_type: str
+    state: str
+    data_interval_start: str
+    data_interval_end: str
+    queued_at: str
+    deadline_time: str
+    deadline_hours: float | None
+    run_url: str
+
+    @classmethod
+    def from_deadline_context(
+        cls,
+        context: Mapping[str, Any],
+        *,
+        event: str = LATE,
+        deadline_hours: float | None = None,
+        base_url: str | None = None,
+    ) -> RunNotice:
+        """Read the notice from the context Airflow hands a deadline callback.
+
+        That context is ``{"dag_run": <the run as the REST API shows it (JSON)>,
+        "deadline": {"id": ..., "deadline_time": ...}}``; missing parts become empty.
+        """
+        dag_run = context.get("dag_run") or {}
+        if not isinstance(dag_run, Mapping):
+            dag_run = {k: getattr(dag_run, k, None) for k in _RUN_FIELDS}
+        deadline = context.get("deadline") or {}
+        dag_id = str(dag_run.get("dag_id") or "")
+        run_id = str(dag_run.get("dag_run_id") or dag_run.get("run_id") or "")
+        base = _api_base_url() if base_url is None else base_url
+        run_url = ""
+        if base and dag_id and run_id:
+            run_url = f"{base.rstrip('/')}/dags/{quote(dag_id)}/runs/{quote(run_id)}"
+        return cls(
+            event=event,
+            dag_id=dag_id,
+            run_id=run_id,
+            run_type=_plain(dag_run.get("run_type")),
+            state=_plain(dag_run.get("state")),
+            data_interval_start=_iso(dag_run.get("data_interval_start")),
+            data_interval_end=_iso(dag_run.get("data_interval_end")),
+            queued_at=_iso(dag_run.get("queued_at")),
+            deadline_time=_iso(deadline.get("deadline_time")),
+            deadline_hours=deadline_hours,
+            run_url=run_url,
+        )
+
+    @property
+    def subject(self) -> str:
+        after = f" {self.deadline_hours:g} h after it was queued" if self.deadline_hours else ""
+        state = f" (state: {self.state})" if self.state else ""
+        return f"[reach2revenue] {self.dag_id} is late: not done{after}{state}"
+
+    @property
+    def text(self) -> str:
+        lines = [
+            self.subject,
+            f"data interval: {self.data_interval_start} .. {self.data_interval_end}",
+            f"run: {self.run_id} ({self.run_type})" if self.run_type else f"run: {self.run_id}",
+            f"queued at: {self.queued_at}",
+            f"deadline: {self.deadline_time}",
+        ]
+        if self.run_url:
+            lines.append(f"run in the UI: {self.run_url}")
+        return "\n".join(lines)
+
+    def as_json(self) -> dict[str, Any]:
+        """The webhook body: every field, plus ``subject`` and ``text`` for chat tools."""
+        return {**asdict(self), "subject": self.subject, "text": self.text}
+
+
+_RUN_FIELDS = (
+    "dag_id",
+    "run_id",
+    "run_type",
+    "state",
+    "data_interval_start",
+    "data_interval_end",
+    "queued_at",
+)
+
+
+def _api_base_url() -> str:
+    """Airflow's ``[api] base_url`` (what the UI's links start with), or ``""``."""
+    try:
+        from airflow.configuration import conf
+
+        return str(conf.get("api", "base_url", fallback="") or "")
+    except Exception:
+        return ""
+
+
+def _plain(value: Any) -> str:
+    # Enums (DagRunType, DagRunState) as their value; JSON already has plain strings.
+    return "" if value is None else str(getattr(value, "value", value))
+
+
 def _iso(value: Any) -> str:
     if value is None:
         return ""
@@ -244,8 +368,8 @@ class _TaskNotifier(BaseNotifier):
 
     def __init__(self, event: str = FAILED) -> None:
         super().__init__()
-        if event not in (FAILED, UP_FOR_RETRY):
-            raise ValueError(f"event is {FAILED!r} or {UP_FOR_RETRY!r}, not {event!r}")
+        if event not in EVENTS:
+            raise ValueError(f"event is one of {EVENTS!r}, not {event!r}")
         self.event = event
 
     def notify(self, context: Any) -> None:
@@ -255,7 +379,8 @@ class _TaskNotifier(BaseNotifier):
         # Deadline alerts run notifiers in the triggerer, which awaits them.
         await asyncio.to_thread(self.notify, context)
 
-    def deliver(self, notice: TaskNotice) -> None:
+    def deliver(self, notice: Notice) -> None:
+        """Send ``notice`` through this channel (raises when it cannot)."""
         raise NotImplementedError
 
 
@@ -277,7 +402,7 @@ class WebhookNotifier(_TaskNotifier):
         self.url_env = url_env
         self.token_env = token_env
 
-    def deliver(self, notice: TaskNotice) -> None:
+    def deliver(self, notice: Notice) -> None:
         send_webhook(os.environ[self.url_env], notice.as_json(), os.environ.get(self.token_env, ""))
 
 
@@ -288,7 +413,7 @@ class SmtpNotifier(_TaskNotifier):
         super().__init__(event)
         self.settings = settings
 
-    def deliver(self, notice: TaskNotice) -> None:
+    def deliver(self, notice: Notice) -> None:
         password = os.environ.get("R2R_NOTIFY_SMTP_PASSWORD", "")
         send_mail(self.settings, notice.subject, notice.text, password)
 
@@ -300,7 +425,7 @@ class ConnectionNotifier(_TaskNotifier):
         super().__init__(event)
         self.conn_id = conn_id
 
-    def deliver(self, notice: TaskNotice) -> None:
+    def deliver(self, notice: Notice) -> None:
         from airflow.sdk import Connection
 
         conn = Connection.get(self.conn_id)
@@ -379,3 +504,22 @@ def retry_notifiers(environ: Mapping[str, str] | None = None) -> list[BaseNotifi
     if env.get("R2R_NOTIFY_ON_RETRY", "true").strip().lower() in ("false", "0", "no"):
         return []
     return notifiers(UP_FOR_RETRY, environ)
+
+
+def send_notice(notice: Notice, environ: Mapping[str, str] | None = None) -> int:
+    """Send ``notice`` through every configured channel; returns how many sent it.
+
+    Every channel is tried even when one fails; the first failure is raised afterwards, so
+    a broken webhook does not also silence the mail.
+    """
+    errors: list[Exception] = []
+    sent = 0
+    for notifier in notifiers(getattr(notice, "event", FAILED), environ):
+        try:
+            notifier.deliver(notice)  # type: ignore[attr-defined]
+            sent += 1
+        except Exception as error:
+            errors.append(error)
+    if errors:
+        raise errors[0]
+    return sent

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from reach2revenue.contracts import ExtractRequest, Interval
-from reach2revenue.failures import IntervalError
 from reach2revenue.settings import Settings
 
 if TYPE_CHECKING:  # heavy modules: imported by the steps that use them
@@ -29,36 +28,37 @@ __all__ = ["Interval", "build", "extract", "interval_from_context", "load_and_va
 
 
 def interval_from_context(context: Mapping[str, Any]) -> Interval:
-    """The interval a task processes: run conf overrides the run's data interval.
+    """The interval a task processes: the run's params, else its data interval.
 
-    Conf `{"interval_start": "YYYY-MM-DD", "interval_end": "YYYY-MM-DD"}` lets one manual
-    run load a whole history; without it the timetable's data interval is used.
+    Params ``interval_start`` / ``interval_end`` (``YYYY-MM-DD``, typed in the DAG's
+    trigger form; the same keys in the run conf are read too) let one manual run load a
+    whole history; without them the run's data interval is used, so a manual run triggered
+    with ``data_interval_start/_end`` loads its whole data interval and a backfill run
+    loads its own day (``reach2revenue.run_params``).
 
     Raises:
-        IntervalError: conf gives one bound only, a bound that is not a date, or an
-            empty interval (retrying cannot fix a mistyped conf).
+        IntervalError: one bound only, a bound that is not a date, an empty interval, an
+            interval in the future, params on a backfill run, or no interval at all
+            (retrying cannot fix a mistyped trigger).
     """
+    from reach2revenue import run_params
+
     dag_run = context.get("dag_run")
-    conf = dict(getattr(dag_run, "conf", None) or {})
-    if conf.get("interval_start") or conf.get("interval_end"):
-        if not (conf.get("interval_start") and conf.get("interval_end")):
-            raise IntervalError("conf needs both interval_start and interval_end (YYYY-MM-DD)")
-        try:
-            return Interval.from_dates(str(conf["interval_start"]), str(conf["interval_end"]))
-        except IntervalError:
-            raise
-        except ValueError as error:
-            raise IntervalError(
-                f"conf interval_start={conf['interval_start']!r}, "
-                f"interval_end={conf['interval_end']!r}: not dates (YYYY-MM-DD): {error}"
-            ) from None
-    start, end = context["data_interval_start"], context["data_interval_end"]
-    return Interval(_as_utc(start), _as_utc(end))
-
-
-def _as_utc(value: datetime) -> datetime:
-    # Airflow hands out pendulum datetimes; plain datetimes keep serialisation simple.
-    return datetime.fromtimestamp(value.timestamp(), tz=UTC)
+    start = context.get("data_interval_start")
+    end = context.get("data_interval_end")
+    run_type = getattr(dag_run, "run_type", None)
+    interval = run_params.resolve_interval(
+        params=context.get("params"),
+        conf=getattr(dag_run, "conf", None),
+        data_interval_start=start,
+        data_interval_end=end,
+        run_type=str(getattr(run_type, "value", run_type)) if run_type else None,
+        tolerance=Settings.from_env().interval_tolerance,
+    )
+    mismatch = run_params.describe_mismatch(interval, start, end)
+    if mismatch:
+        log.warning(mismatch)
+    return interval
 
 
 def extract(source: str, interval: Interval, settings: Settings | None = None) -> list[str]:
