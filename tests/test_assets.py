@@ -24,6 +24,12 @@ from reach2revenue.assets import (
     published_marts_asset,
     published_row_counts,
 )
+from reach2revenue.pools import (
+    WAREHOUSE_POOL,
+    WAREHOUSE_POOL_DESCRIPTION,
+    WAREHOUSE_POOL_SLOTS,
+    ensure_warehouse_pool,
+)
 from reach2revenue.publish import PUBLISHED_FILE_MODE
 from reach2revenue.settings import REPO_ROOT, Settings
 
@@ -118,8 +124,12 @@ def test_nothing_published_yet_is_a_clear_error(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_the_bi_example_dag_runs_under_dag_test(tmp_path: Path) -> None:
-    """The example's task runs in a real Airflow (its own home) on a published file."""
+def test_the_bi_example_dag_runs_under_dag_test_and_the_pool_command_works(tmp_path: Path) -> None:
+    """The example's task runs in a real Airflow (its own home) on a published file.
+
+    The same home then gets the warehouse pool through `reach2revenue.pools`' command, as
+    environments are prepared for the scheduler.
+    """
     home = tmp_path / "home"
     write_published(Settings.for_home(home).published_path, {"region_daily_performance": 7})
     script = (
@@ -142,3 +152,17 @@ def test_the_bi_example_dag_runs_under_dag_test(tmp_path: Path) -> None:
     output = done.stdout + done.stderr
     assert "RUN_STATE success" in done.stdout, output[-4000:]
     assert "main.region_daily_performance 7" in output
+
+    airflow = str(Path(sys.executable).parent / "airflow")
+    ensure_warehouse_pool(env, airflow)
+    ensure_warehouse_pool(env, airflow)  # idempotent
+    listed = subprocess.run(
+        [airflow, "pools", "get", WAREHOUSE_POOL, "--output", "json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    [pool] = json.loads(listed.stdout)
+    assert (pool["pool"], int(pool["slots"])) == (WAREHOUSE_POOL, WAREHOUSE_POOL_SLOTS)
+    assert pool["description"] == WAREHOUSE_POOL_DESCRIPTION
