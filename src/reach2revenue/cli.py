@@ -4,6 +4,14 @@ r2r demo        generate a world, serve it, run the nightly DAG through Airflow,
 r2r generate    write a synthetic world and its ground truth to a folder
 r2r serve       serve a saved world with the Meta Ads and HubSpot stand-ins
 r2r report      print the per-region table of a published warehouse
+
+Operating a real Airflow (REST API; docs/operations.md):
+r2r airflow up  a local Airflow (scheduler, UI, workers) on the project's config
+r2r run         load one day through Airflow and wait for it
+r2r backfill    load a range of days with Airflow's backfill
+r2r status      what was last published, from which run, through which day, its quality
+
+Exit codes: 0 ok, 1 run failed, 2 usage error, 3 Airflow unreachable.
 """
 
 from __future__ import annotations
@@ -33,7 +41,11 @@ console = Console(width=None if sys.stdout.isatty() else 110)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="r2r", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="r2r",
+        description=__doc__.split("\n")[0],
+        epilog="Exit codes: 0 ok, 1 run failed, 2 usage error, 3 Airflow unreachable.",
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     demo = commands.add_parser("demo", help="run the whole nightly pipeline on a local world")
@@ -64,7 +76,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     report = commands.add_parser("report", help="print the per-region table of a warehouse")
     report.add_argument("--warehouse", type=Path, default=None)
 
+    from reach2revenue.commands import airflow_up, backfill, run, status
+
+    operator_commands = {
+        "airflow": airflow_up,
+        "run": run,
+        "backfill": backfill,
+        "status": status,
+    }
+    for module in operator_commands.values():
+        module.add_parser(commands)
+
     args = parser.parse_args(argv)
+    if args.command in operator_commands:
+        return operator_commands[args.command].run(args)
     if args.command == "demo":
         return run_demo(args.home, days=args.days, scale=args.scale, seed=args.seed)
     if args.command == "generate":
@@ -231,6 +256,15 @@ def run_demo(home: Path, *, days: int, scale: float, seed: int) -> int:
 
     # Every load's validation results, passed and failed (the last R2R_GX_KEEP_RUNS runs).
     console.print(f"Great Expectations Data Docs: [bold]{data_docs_index(settings.gx_dir)}[/]")
+    # `airflow dags test` runs without a UI: its task logs are the run logs below. The same
+    # DAG under a scheduler, with the UI serving every task's log: `r2r airflow up`.
+    console.print(f"Airflow run logs (tasks included): [bold]{home / 'logs'}[/]/run-<n>.log")
+    console.print(
+        f"Airflow UI on this world: R2R_HOME={home} r2r airflow up --world {home / 'world'}"
+        " → http://127.0.0.1:8080 (docs/operations.md)",
+        markup=False,
+        highlight=False,
+    )
     console.print(f"demo finished in {time.perf_counter() - began:.1f}s")
     return 0 if comparison.matches else 1
 
