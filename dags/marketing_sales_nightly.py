@@ -9,7 +9,7 @@ previous UTC day. To load other days:
   `max_active_runs`; the `r2r_warehouse` pool keeps their warehouse writes one at a time
   anyway). No params on a backfill: they would make every run load the same range.
 - **Anything else (a first history, a range in one go): a manual run.** Either trigger it
-  with `data_interval_start`/`data_interval_end` (REST `POST
+  with a `logical_date` and `data_interval_start`/`data_interval_end` (REST `POST
   /api/v2/dags/marketing_sales_nightly/dagRuns`): it loads its whole data interval and
   shows what it loaded; or fill the trigger form's params **interval_start** (first day,
   included) and **interval_end** (first day not loaded), `YYYY-MM-DD`, both or neither,
@@ -27,7 +27,8 @@ previous UTC day. To load other days:
    DAGs scheduled on it (`bi_refresh_example`) run after each publish.
 
 Tasks 2 to 4 write the warehouse and take the one slot of the pool `r2r_warehouse`
-(DuckDB has a single writer): create it where Airflow runs,
+(DuckDB has a single writer; a waiting publish or build gets it before another run's
+load, `reach2revenue.pools`): create it where Airflow runs,
 `airflow pools set r2r_warehouse 1 "reach2revenue: one DuckDB writer at a time"`.
 A run not done `R2R_NIGHT_DEADLINE_HOURS` (default 6) hours after it was queued sends a
 late-night notice through the `R2R_NOTIFY_*` channels (a deadline alert: needs the
@@ -47,7 +48,7 @@ from airflow.sdk import CronDataIntervalTimetable, dag, task
 from reach2revenue.alerts import night_deadlines
 from reach2revenue.assets import published_marts_asset
 from reach2revenue.notifications import failure_notifiers, retry_notifiers
-from reach2revenue.pools import WAREHOUSE_POOL
+from reach2revenue.pools import warehouse_writer
 from reach2revenue.run_params import interval_params
 from reach2revenue.sources import SOURCE_NAMES
 
@@ -93,7 +94,7 @@ def marketing_sales_nightly() -> None:
         with fail_fast():
             return pipeline.extract(source, pipeline.interval_from_context(context))
 
-    @task(execution_timeout=LOAD_TIMEOUT, pool=WAREHOUSE_POOL)
+    @task(execution_timeout=LOAD_TIMEOUT, **warehouse_writer("load_and_validate"))
     def load_and_validate(extracted: list[list[str]]) -> dict:
         from reach2revenue import pipeline
         from reach2revenue.failures import fail_fast
@@ -101,7 +102,7 @@ def marketing_sales_nightly() -> None:
         with fail_fast():
             return pipeline.load_and_validate([path for paths in extracted for path in paths])
 
-    @task(execution_timeout=BUILD_TIMEOUT, pool=WAREHOUSE_POOL)
+    @task(execution_timeout=BUILD_TIMEOUT, **warehouse_writer("dbt_build"))
     def dbt_build(load_summary: dict) -> dict:
         from reach2revenue import pipeline
         from reach2revenue.failures import fail_fast
@@ -109,7 +110,9 @@ def marketing_sales_nightly() -> None:
         with fail_fast():
             return pipeline.build()
 
-    @task(execution_timeout=PUBLISH_TIMEOUT, pool=WAREHOUSE_POOL, outlets=[PUBLISHED_MARTS])
+    @task(
+        execution_timeout=PUBLISH_TIMEOUT, outlets=[PUBLISHED_MARTS], **warehouse_writer("publish")
+    )
     def publish(build_summary: dict, **context: Any) -> dict:
         from reach2revenue import pipeline
         from reach2revenue.assets import publication_extra

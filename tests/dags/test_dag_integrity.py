@@ -94,6 +94,12 @@ def test_warehouse_writers_share_the_one_slot_pool(dag_bag) -> None:
     # Extracts write files only: they run in parallel outside the pool.
     assert {pools[f"extract_{name}"] for name in SOURCE_NAMES} == {"default_pool"}
     assert all(dag.get_task(t).pool_slots == 1 for t in WAREHOUSE_WRITER_TASKS)
+    # A freed slot goes to the writer furthest along: publish, then build, then a load.
+    # (Absolute weights: the default "downstream" rule would rank a load first.)
+    writers = [dag.get_task(t) for t in WAREHOUSE_WRITER_TASKS]
+    assert {str(t.weight_rule) for t in writers} == {"absolute"}
+    weights = [t.priority_weight for t in writers]
+    assert weights == sorted(weights) and len(set(weights)) == 3
 
 
 def test_publish_updates_the_published_marts_asset_the_bi_dag_waits_for(dag_bag) -> None:
