@@ -10,10 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import subprocess
+import sys
+import textwrap
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,6 +28,7 @@ from reach2revenue.alerts import (
     night_deadline_hours,
     night_deadlines,
     notify_late_run,
+    parsed_by_dags_test,
 )
 from reach2revenue.notifications import LATE, RunNotice
 
@@ -103,6 +109,75 @@ def test_the_deadline_interval_comes_from_the_environment() -> None:
     assert alert.name == NIGHT_DEADLINE_NAME
     assert alert.callback.kwargs == {"deadline_hours": 2.5}
     assert night_deadlines({"R2R_NIGHT_DEADLINE_HOURS": "0"}) == []  # off
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["/srv/.venv/bin/airflow", "dags", "test", "marketing_sales_nightly"], True),
+        (["/srv/site-packages/airflow/__main__.py", "dags", "test", "x"], True),
+        (["/srv/.venv/bin/airflow", "dag-processor"], False),
+        (["/srv/.venv/bin/airflow", "scheduler"], False),
+        (["/srv/.venv/bin/pytest", "dags", "test"], False),
+    ],
+)
+def test_no_deadline_under_airflow_dags_test(argv: list[str], expected: bool) -> None:
+    """Airflow 3.3's dag.test() crashes on a successful run with a deadline (alerts.py)."""
+    assert parsed_by_dags_test(argv) is expected
+    assert len(night_deadlines({}, argv=argv)) == (0 if expected else 1)
+
+
+PROBE_DAG = textwrap.dedent(
+    """
+    from __future__ import annotations
+
+    import pendulum
+    from airflow.sdk import CronDataIntervalTimetable, dag, task
+
+    from reach2revenue.alerts import night_deadlines
+
+
+    @dag(
+        schedule=CronDataIntervalTimetable("@daily", timezone="UTC"),
+        start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+        catchup=False,
+        deadline=night_deadlines(),
+    )
+    def deadline_probe() -> None:
+        @task
+        def work() -> int:
+            return 1
+
+        work()
+
+
+    deadline_probe()
+    """
+)
+
+
+@pytest.mark.slow
+def test_airflow_dags_test_of_a_dag_with_the_night_deadline_succeeds(tmp_path: Path) -> None:
+    dags = tmp_path / "dags"
+    dags.mkdir()
+    (dags / "deadline_probe.py").write_text(PROBE_DAG)
+    env = {
+        **os.environ,
+        "AIRFLOW_HOME": str(tmp_path / "airflow"),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+    }
+    airflow = str(Path(sys.executable).parent / "airflow")
+    subprocess.run([airflow, "db", "migrate"], env=env, capture_output=True, check=True)
+    done = subprocess.run(
+        [airflow, "dags", "test", "deadline_probe", "2026-11-29"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
+    assert "state=success" in done.stdout + done.stderr
 
 
 @pytest.mark.parametrize("value", ["six", "-1", "nan"])

@@ -14,6 +14,12 @@ last runs (raise ``R2R_NIGHT_DEADLINE_HOURS`` for it, or ``0`` switches the aler
 
 Deadline alerts need the triggerer running (``airflow triggerer``).
 
+Not under ``airflow dags test``: Airflow 3.3's ``dag.test()`` crashes when a run with a
+deadline succeeds (``DagRun.update_state`` looks the alerts up by the ids the
+dag-processor stores, while ``dag.test()`` hands it the alerts themselves:
+``'dict' object has no attribute 'hex'``). A run under ``dags test`` has no scheduler
+to miss a deadline anyway, so the DAG declares none there (:func:`night_deadlines`).
+
 Light at import time (the DAG file imports it while parsed): ``airflow.sdk`` and the
 standard library only.
 """
@@ -23,8 +29,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Mapping
+import sys
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from airflow.sdk import AsyncCallback, DeadlineAlert, DeadlineReference
@@ -59,10 +67,27 @@ def night_deadline_hours(environ: Mapping[str, str] | None = None) -> float:
     return hours
 
 
-def night_deadlines(environ: Mapping[str, str] | None = None) -> list[DeadlineAlert]:
-    """The DAG's ``deadline``: one alert ``R2R_NIGHT_DEADLINE_HOURS`` after queued, or none."""
+def parsed_by_dags_test(argv: Sequence[str] | None = None) -> bool:
+    """Whether this process is ``airflow dags test`` (which cannot run deadlines)."""
+    args = list(sys.argv if argv is None else argv)
+    return (
+        len(args) >= 3
+        # .../bin/airflow, or python -m airflow (.../airflow/__main__.py)
+        and "airflow" in Path(args[0]).parts[-2:]
+        and args[1:3] == ["dags", "test"]
+    )
+
+
+def night_deadlines(
+    environ: Mapping[str, str] | None = None, argv: Sequence[str] | None = None
+) -> list[DeadlineAlert]:
+    """The DAG's ``deadline``: one alert ``R2R_NIGHT_DEADLINE_HOURS`` after queued, or none.
+
+    None when the hours are ``0`` or the process is ``airflow dags test`` (see the
+    module's doc).
+    """
     hours = night_deadline_hours(environ)
-    if hours == 0:
+    if hours == 0 or parsed_by_dags_test(argv):
         return []
     return [
         DeadlineAlert(
