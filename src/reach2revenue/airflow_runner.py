@@ -4,13 +4,17 @@ Used by `r2r demo` and the end-to-end tests: SQLite metadata under an Airflow ho
 own, the repo's `dags/` folder, connections passed as `AIRFLOW_CONN_*` environment
 variables (never written to disk), and `airflow dags test` as a subprocess so that every
 run gets a fresh interpreter like a real worker.
+
+Progress is read from Airflow's metadata DB (the `dag_run` and `task_instance` rows the
+run writes), polled while the subprocess runs: never from log text, whose wording changes
+between Airflow releases. A scheduled Airflow (scheduler, api-server, workers) is
+`reach2revenue.airflow_local`.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 import sys
 import time
@@ -21,8 +25,8 @@ from pathlib import Path
 from reach2revenue.settings import REPO_ROOT, Settings
 
 DAG_ID = "marketing_sales_nightly"
-_TASK_EVENT = re.compile(r"\[DAG TEST\] (?P<event>starting|end task) task_id=(?P<task>\S+)")
-_TASK_STATE = re.compile(r"new_state=(?P<state>\w+)")
+# Task states after which a task instance does nothing more in this run.
+_FINISHED = frozenset({"success", "failed", "skipped", "upstream_failed", "removed"})
 
 
 def airflow_bin() -> str:
@@ -97,6 +101,69 @@ class DagRunResult:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 
 
+def metadata_db_url(env: Mapping[str, str]) -> str:
+    """SQLAlchemy URL of the metadata DB the Airflow of ``env`` uses."""
+    url = env.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN")
+    return url or f"sqlite:///{Path(env['AIRFLOW_HOME']) / 'airflow.db'}"
+
+
+class RunStates:
+    """Reads one DAG's runs and task instances from the metadata DB (read-only queries)."""
+
+    def __init__(self, env: Mapping[str, str], dag_id: str = DAG_ID) -> None:
+        from sqlalchemy import create_engine
+        from sqlalchemy.pool import NullPool
+
+        self.dag_id = dag_id
+        # No pool: each poll opens and closes its connection, so SQLite is never held
+        # open (locked) between polls while Airflow writes to it.
+        self.engine = create_engine(metadata_db_url(env), poolclass=NullPool)
+
+    def last_run_id(self) -> int:
+        """The highest dag_run id of the DAG (0 when none)."""
+        from sqlalchemy import text
+
+        with self.engine.connect() as con:
+            value = con.execute(
+                text("select max(id) from dag_run where dag_id = :dag"), {"dag": self.dag_id}
+            ).scalar()
+        return int(value or 0)
+
+    def run_after(self, after_id: int, logical_day: str) -> str | None:
+        """The run_id of the first run newer than ``after_id`` for ``logical_day``."""
+        from sqlalchemy import text
+
+        with self.engine.connect() as con:
+            rows = con.execute(
+                text(
+                    "select run_id, logical_date from dag_run where dag_id = :dag and id > :id "
+                    "order by id"
+                ),
+                {"dag": self.dag_id, "id": after_id},
+            ).fetchall()
+        for run_id, logical_date in rows:
+            if str(logical_date)[:10] == logical_day[:10]:
+                return str(run_id)
+        return None
+
+    def task_states(self, run_id: str) -> dict[str, str]:
+        """``{task_id: state}`` of the run (tasks not yet scheduled have no state)."""
+        from sqlalchemy import text
+
+        with self.engine.connect() as con:
+            rows = con.execute(
+                text(
+                    "select task_id, state from task_instance "
+                    "where dag_id = :dag and run_id = :run and map_index = -1"
+                ),
+                {"dag": self.dag_id, "run": run_id},
+            ).fetchall()
+        return {str(task): str(state) for task, state in rows if state}
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
 def run_dag_test(
     env: Mapping[str, str],
     logical_date: str,
@@ -105,44 +172,53 @@ def run_dag_test(
     conf: Mapping[str, object] | None = None,
     on_event: Callable[[str, str], None] | None = None,
     dag_id: str = DAG_ID,
+    poll_seconds: float = 0.5,
 ) -> DagRunResult:
-    """Run one DAG run with `airflow dags test`, streaming task events to `on_event`.
+    """Run one DAG run with `airflow dags test`, reporting task states to `on_event`.
 
-    The full Airflow log goes to `log_path`; `on_event(task_id, state)` is called when a
-    task starts ("running") and ends (its final state).
+    Airflow's output goes to `log_path`, unread. The run's task states are polled from
+    the metadata DB: `on_event(task_id, state)` is called when a task starts ("running")
+    and when it ends (its final state); `task_states` holds every task's final state.
     """
     log_path.parent.mkdir(parents=True, exist_ok=True)
     command = [airflow_bin(), "dags", "test", dag_id, logical_date]
     if conf:
         command += ["--conf", json.dumps(conf)]
+    states_db = RunStates(env, dag_id)
+    before = states_db.last_run_id()
     started = time.perf_counter()
-    states: dict[str, str] = {}
-    last_state = ""
-    with log_path.open("w") as log_file:
-        process = subprocess.Popen(
-            command,
-            env=dict(env),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            bufsize=1,
-        )
-        assert process.stdout is not None
-        for line in process.stdout:
-            log_file.write(line)
-            state_match = _TASK_STATE.search(line)
-            if state_match:
-                last_state = state_match.group("state")
-            event = _TASK_EVENT.search(line)
-            if not event:
+    reported: dict[str, str] = {}
+    run_id: str | None = None
+
+    def report(states: Mapping[str, str]) -> None:
+        for task, state in sorted(states.items()):
+            if state == reported.get(task):
                 continue
-            task = event.group("task")
-            if event.group("event") == "starting":
-                states[task] = "running"
-                last_state = ""
-            else:
-                states[task] = last_state or "success"
-            if on_event:
-                on_event(task, states[task])
-        returncode = process.wait()
-    return DagRunResult(returncode, time.perf_counter() - started, log_path, states)
+            if state == "running" or state in _FINISHED:
+                if state in _FINISHED and task not in reported and on_event:
+                    # Finished between two polls: it still started.
+                    on_event(task, "running")
+                reported[task] = state
+                if on_event:
+                    on_event(task, state)
+
+    try:
+        with log_path.open("w") as log_file:
+            process = subprocess.Popen(
+                command, env=dict(env), stdout=log_file, stderr=subprocess.STDOUT, text=True
+            )
+            while process.poll() is None:
+                time.sleep(poll_seconds)
+                try:
+                    run_id = run_id or states_db.run_after(before, logical_date)
+                    if run_id:
+                        report(states_db.task_states(run_id))
+                except Exception:  # a busy SQLite or a half-written run: the next poll reads it
+                    continue
+            returncode = process.wait()
+        run_id = run_id or states_db.run_after(before, logical_date)
+        final = states_db.task_states(run_id) if run_id else {}
+        report(final)
+    finally:
+        states_db.dispose()
+    return DagRunResult(returncode, time.perf_counter() - started, log_path, final)
