@@ -123,11 +123,16 @@ def test_every_long_running_service_has_a_healthcheck() -> None:
             continue
         assert spec.get("healthcheck", {}).get("test"), f"{name} has no healthcheck"
         assert spec.get("restart") == "unless-stopped", f"{name} is not restarted"
-    # The one-shot init gates every other Airflow service on its success.
-    assert ONE_SHOT == {"airflow-init"}, ONE_SHOT  # noqa: SIM300
+    # The one-shot init (migrate, then the warehouse pool) gates every other Airflow
+    # service on its success.
+    assert ONE_SHOT == {"airflow-init", "airflow-pools"}, ONE_SHOT  # noqa: SIM300
+    assert SERVICES["airflow-pools"]["depends_on"]["airflow-init"] == {
+        "condition": "service_completed_successfully"
+    }
     for name in set(AIRFLOW_SERVICES) - ONE_SHOT:
         depends = AIRFLOW_SERVICES[name]["depends_on"]
-        assert depends["airflow-init"] == {"condition": "service_completed_successfully"}, name
+        for init in ONE_SHOT:
+            assert depends[init] == {"condition": "service_completed_successfully"}, name
         assert depends["postgres"] == {"condition": "service_healthy"}, name
 
 
@@ -452,3 +457,11 @@ def test_the_standins_refuse_a_placeholder_token() -> None:
 )
 def test_placeholder_detection(value: str, refused: bool) -> None:
     assert (deploy_checks.placeholder_reason(value) is not None) is refused
+
+
+def test_the_pool_service_creates_the_pool_the_dag_uses() -> None:
+    from reach2revenue.pools import WAREHOUSE_POOL
+
+    command = SERVICES["airflow-pools"]["command"]
+    assert command[:3] == ["airflow", "pools", "set"]
+    assert command[3] == WAREHOUSE_POOL and command[4] == "1"
