@@ -259,8 +259,8 @@ def stack_environment(
         env["AIRFLOW__CORE__EXECUTOR"] = "CeleryExecutor"
         env["AIRFLOW__CELERY__BROKER_URL"] = config.broker_url
         # Results in the metadata DB (Postgres), as Airflow's official compose does.
-        result_db = env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].replace("+psycopg2", "")
-        env["AIRFLOW__CELERY__RESULT_BACKEND"] = "db+" + result_db
+        # The driver stays explicit: SQLAlchemy 2.1's default Postgres driver is psycopg 3.
+        env["AIRFLOW__CELERY__RESULT_BACKEND"] = "db+" + env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
         env["AIRFLOW__CELERY__WORKER_CONCURRENCY"] = env.get("AIRFLOW__CORE__PARALLELISM", "8")
     env.update(config.extra_env)
     return env
