@@ -368,7 +368,8 @@ def test_scheduler_runs_the_nightly_with_celery_started_by_r2r_airflow_up(
         assert client.dag()["is_paused"] is False
         run = _wait_for_scheduled_run(client)
         timing = _assert_scheduled_nightly(client, run)
-        print(f"\nscheduled nightly (CeleryExecutor): {timing}")
+        with capsys.disabled():
+            print(f"\nscheduled nightly (CeleryExecutor): {timing}")
         # The tasks ran in the Celery worker process, not in the scheduler.
         worker_log = (home / "airflow" / "process-logs" / "airflow-celery-worker.log").read_text()
         assert "execute_workload" in worker_log and run["dag_run_id"] in worker_log
