@@ -136,7 +136,9 @@ def test_nightly_run_loaded_only_its_day(stack: Stack, first_load) -> None:
 
 
 def test_rerunning_the_same_dates_changes_nothing(stack: Stack, first_load) -> None:
-    _assert_ran(stack.run(NIGHTLY_DAY, _history_conf(), name="history-again"))
+    # The nightly again, over the day the history run also covered (its lookbacks re-read
+    # the history's last weeks): nothing changes. Running a range twice in one go is the
+    # scheduler tests' backfill-twice (tests/test_scheduler.py).
     _assert_ran(stack.run(NIGHTLY_DAY + timedelta(days=1), name="nightly-again"))
     assert _snapshot(stack.settings) == first_load
 
