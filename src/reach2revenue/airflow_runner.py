@@ -119,30 +119,31 @@ class RunStates:
         # open (locked) between polls while Airflow writes to it.
         self.engine = create_engine(metadata_db_url(env), poolclass=NullPool)
 
-    def last_run_id(self) -> int:
-        """The highest dag_run id of the DAG (0 when none)."""
-        from sqlalchemy import text
-
-        with self.engine.connect() as con:
-            value = con.execute(
-                text("select max(id) from dag_run where dag_id = :dag"), {"dag": self.dag_id}
-            ).scalar()
-        return int(value or 0)
-
-    def run_after(self, after_id: int, logical_day: str) -> str | None:
-        """The run_id of the first run newer than ``after_id`` for ``logical_day``."""
+    def run_ids(self) -> set[str]:
+        """The run_ids of the DAG's runs now in the metadata DB."""
         from sqlalchemy import text
 
         with self.engine.connect() as con:
             rows = con.execute(
-                text(
-                    "select run_id, logical_date from dag_run where dag_id = :dag and id > :id "
-                    "order by id"
-                ),
-                {"dag": self.dag_id, "id": after_id},
+                text("select run_id from dag_run where dag_id = :dag"), {"dag": self.dag_id}
+            ).fetchall()
+        return {str(run_id) for (run_id,) in rows}
+
+    def new_run(self, known: set[str], logical_day: str) -> str | None:
+        """The run_id of a run for ``logical_day`` that is not one of ``known``.
+
+        By run_id, not by row id: `dags test` deletes an earlier run of the same logical
+        date, and SQLite then hands the new row the id the deleted one had.
+        """
+        from sqlalchemy import text
+
+        with self.engine.connect() as con:
+            rows = con.execute(
+                text("select run_id, logical_date from dag_run where dag_id = :dag order by id"),
+                {"dag": self.dag_id},
             ).fetchall()
         for run_id, logical_date in rows:
-            if str(logical_date)[:10] == logical_day[:10]:
+            if str(run_id) not in known and str(logical_date)[:10] == logical_day[:10]:
                 return str(run_id)
         return None
 
@@ -185,7 +186,7 @@ def run_dag_test(
     if conf:
         command += ["--conf", json.dumps(conf)]
     states_db = RunStates(env, dag_id)
-    before = states_db.last_run_id()
+    before = states_db.run_ids()
     started = time.perf_counter()
     reported: dict[str, str] = {}
     run_id: str | None = None
@@ -210,13 +211,13 @@ def run_dag_test(
             while process.poll() is None:
                 time.sleep(poll_seconds)
                 try:
-                    run_id = run_id or states_db.run_after(before, logical_date)
+                    run_id = run_id or states_db.new_run(before, logical_date)
                     if run_id:
                         report(states_db.task_states(run_id))
                 except Exception:  # a busy SQLite or a half-written run: the next poll reads it
                     continue
             returncode = process.wait()
-        run_id = run_id or states_db.run_after(before, logical_date)
+        run_id = run_id or states_db.new_run(before, logical_date)
         final = states_db.task_states(run_id) if run_id else {}
         report(final)
     finally:
