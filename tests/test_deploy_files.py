@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 import yaml
 
-from reach2revenue import deploy_checks
+from reach2revenue import airflow_local, deploy_checks
 from reach2revenue.sources import SOURCES
 
 ROOT = Path(__file__).parents[1]
@@ -56,28 +56,8 @@ def _env_example(commented: bool = False) -> dict[str, str]:
 ENV_EXAMPLE = _env_example()
 STANDIN_CONNECTIONS = _env_example(commented=True)
 
-_VARIABLE = re.compile(r"\$\$|\$\{([A-Z0-9_]+)(?:(:?[-?])([^}]*))?\}")
-
-
-def interpolate(text: str, values: Mapping[str, str]) -> str:
-    """Compose's variable substitution: ``${VAR}``, ``${VAR:-default}``, ``${VAR:?error}``."""
-
-    def substitute(match: re.Match[str]) -> str:
-        if match.group(0) == "$$":
-            return "$"
-        name, operator, argument = match.groups()
-        value = values.get(name)
-        if (
-            operator
-            and operator.endswith("-")
-            and (value is None or (":" in operator and not value))
-        ):
-            return argument
-        if operator and operator.endswith("?") and not value:
-            raise KeyError(f"compose would stop: {name}: {argument}")
-        return value or ""
-
-    return _VARIABLE.sub(substitute, text)
+# Compose's own variable substitution: one implementation, the one airflow_local uses.
+interpolate = airflow_local.interpolate
 
 
 def service_environment(service: str, values: Mapping[str, str]) -> dict[str, str]:
