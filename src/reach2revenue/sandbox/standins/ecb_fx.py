@@ -39,45 +39,15 @@ from babel.numbers import get_currency_name
 
 from reach2revenue.reference.fx import RateObservation, series_key
 from reach2revenue.sandbox.standins._http import Request, Response, StandinServer
+from reach2revenue.sources.ecb_fx.flatten import SDMX_ATTRIBUTE_COLUMNS, SDMX_CSV_COLUMNS
 
 DATAFLOW = "EXR"
 DIMENSIONS = ("FREQ", "CURRENCY", "CURRENCY_DENOM", "EXR_TYPE", "EXR_SUFFIX")
 
 #: The columns of the ECB's SDMX-CSV answer for EXR, in its order.
-ECB_CSV_COLUMNS = (
-    "KEY",
-    "FREQ",
-    "CURRENCY",
-    "CURRENCY_DENOM",
-    "EXR_TYPE",
-    "EXR_SUFFIX",
-    "TIME_PERIOD",
-    "OBS_VALUE",
-    "OBS_STATUS",
-    "OBS_CONF",
-    "OBS_PRE_BREAK",
-    "OBS_COM",
-    "TIME_FORMAT",
-    "BREAKS",
-    "COLLECTION",
-    "COMPILING_ORG",
-    "DISS_ORG",
-    "DOM_SER_IDS",
-    "PUBL_ECB",
-    "PUBL_MU",
-    "PUBL_PUBLIC",
-    "UNIT_INDEX_BASE",
-    "COMPILATION",
-    "COVERAGE",
-    "DECIMALS",
-    "NAT_TITLE",
-    "SOURCE_AGENCY",
-    "SOURCE_PUB",
-    "TITLE",
-    "TITLE_COMPL",
-    "UNIT",
-    "UNIT_MULT",
-)
+# The ECB's full header: the columns the source reads, then the attributes it knows of
+# (one list, declared by the source: reach2revenue.sources.ecb_fx.flatten).
+ECB_CSV_COLUMNS = (*SDMX_CSV_COLUMNS, *SDMX_ATTRIBUTE_COLUMNS)
 
 CSV_CONTENT_TYPE = "text/csv; charset=utf-8"
 TEXT_CONTENT_TYPE = "text/plain; charset=utf-8"
