@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -23,6 +24,7 @@ import pytest
 import requests
 
 from reach2revenue import cursors as state
+from reach2revenue.contracts import Credentials, ExtractRequest, Interval, SourceKind
 from reach2revenue.drift import SchemaDriftError, check_tables
 from reach2revenue.http_client import ApiClient, ApiRequestError, RetryPolicy
 from reach2revenue.landing import Manifest, read_manifest
@@ -43,7 +45,9 @@ from reach2revenue.sandbox.standins.ecb_fx import (
     parse_period,
 )
 from reach2revenue.sandbox.world import World
-from reach2revenue.sources import raw_tables
+from reach2revenue.settings import Settings
+from reach2revenue.sources import get_source, raw_tables, sources_of_kind
+from reach2revenue.sources.ecb_fx import longest_ad_lookback_days
 from reach2revenue.sources.ecb_fx.extract import (
     ALL_CURRENCIES_KEY,
     chunk_periods,
@@ -500,6 +504,56 @@ def test_a_cursor_before_the_window_widens_it(ecb: EcbServer, tmp_path: Path) ->
     manifest = extract(ecb, tmp_path, date(2024, 3, 4), date(2024, 3, 5), lookback_days=7)
     assert manifest.window_start == "2024-02-01"  # runs since February failed
     assert manifest.params["chunks"] == [["2024-02-01", "2024-03-04"]]
+
+
+AD_ENVIRONMENT_PREFIXES = tuple(
+    f"R2R_{source.name.upper()}_" for source in sources_of_kind(SourceKind.AD_PLATFORM)
+)
+
+
+@pytest.mark.parametrize(
+    ("meta_options", "ad_lookback_days"),
+    [({}, 30), ({"R2R_META_ADS_LOOKBACK_DAYS": "45"}, 45)],
+    ids=["defaults", "meta-45-days"],
+)
+def test_the_nightly_fetches_rates_as_far_back_as_the_ad_platforms_reread_spend(
+    ecb: EcbServer,
+    world: FxWorld,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    meta_options: dict[str, str],
+    ad_lookback_days: int,
+) -> None:
+    """A first nightly without history: the ad extractions re-read their lookback (Meta 28,
+    Google Ads and LinkedIn 30 by default, or a connection's option), so the ECB's window
+    starts that far back plus the staleness fallback, and the oldest re-read day has a
+    rate."""
+    for name in list(os.environ):
+        if name.startswith(AD_ENVIRONMENT_PREFIXES) or name.startswith("AIRFLOW_CONN_"):
+            monkeypatch.delenv(name)
+    if meta_options:  # Meta's own connection, as its extraction resolves it
+        monkeypatch.setenv("R2R_META_ADS_TOKEN", "meta-token")
+        monkeypatch.setenv("R2R_META_ADS_ACCOUNT_IDS", "1001")
+        for name, value in meta_options.items():
+            monkeypatch.setenv(name, value)
+    settings = Settings.for_home(tmp_path)
+    night = Interval.from_dates(date(2024, 12, 16), date(2024, 12, 17))
+    request = ExtractRequest(night, Credentials(base_url=ecb.url, token=""), settings)
+
+    paths = get_source("ecb_fx").extract(request)
+
+    [from_api] = [m for m in map(read_manifest, paths) if m.request_count]
+    oldest_reread_day = night.start_date - timedelta(days=ad_lookback_days)
+    window_start = oldest_reread_day - timedelta(days=settings.fx_max_stale_days)
+    assert longest_ad_lookback_days() == ad_lookback_days
+    assert (from_api.window_start, from_api.window_end) == (
+        window_start.isoformat(),
+        night.end_date.isoformat(),
+    )
+    landed = [o for page in from_api.page_paths() for o in parse_sdmx_csv(page.read_text())]
+    assert values(landed) == in_days(world.fx_observations, window_start, night.end_date)
+    usd_days = {o.rate_date for o in landed if o.currency_code == "USD"}
+    assert any(window_start <= day <= oldest_reread_day for day in usd_days)
 
 
 def test_an_empty_interval_is_refused(ecb: EcbServer, tmp_path: Path) -> None:

@@ -3,10 +3,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import fields
 from datetime import UTC, timedelta
 from pathlib import Path
 
 from reach2revenue.contracts import ExtractRequest, MergeRule, RawTable, Source, SourceKind
+from reach2revenue.settings import Settings
 from reach2revenue.sources.ecb_fx.flatten import (
     OVERRIDES_RESPONSE,
     RATES_RESPONSE,
@@ -22,14 +25,51 @@ from reach2revenue.sources.ecb_fx.settings import (
 )
 
 
-def _extract(request: ExtractRequest) -> list[Path]:
-    """ECB rates for the interval (and the staleness lookback), plus the override file.
+def longest_ad_lookback_days(environ: Mapping[str, str] | None = None) -> int:
+    """The longest ``lookback_days`` option of the registered ad platforms.
 
-    Rates start ``fx_max_stale_days`` before the earlier of the interval and the cursor, so
-    the first day can fall back and a missed night leaves no gap. The ECB's own history
-    shipped with the project is landed too where it covers the range (all of it on the
-    first load, so old CRM deals convert), so backfills work offline; the API's answer
-    for the same day, landed later, wins.
+    Read from each platform's connection or environment as its own extraction reads it;
+    a platform whose credentials do not resolve here (no token in this task's
+    environment) counts with its options' default.
+    """
+    from reach2revenue.credentials import CredentialsError, get_credentials
+    from reach2revenue.sources import sources_of_kind  # the registry imports this module
+
+    longest = 0
+    for source in sources_of_kind(SourceKind.AD_PLATFORM):
+        if source.options_type is None:
+            continue
+        defaults = {option.name: option.default for option in fields(source.options_type)}
+        if "lookback_days" not in defaults:
+            continue
+        try:
+            days = get_credentials(source, environ).options.lookback_days
+        except CredentialsError:
+            days = defaults["lookback_days"]
+        longest = max(longest, int(days))
+    return longest
+
+
+def fx_lookback_days(settings: Settings, environ: Mapping[str, str] | None = None) -> int:
+    """Days of rates fetched again before each interval.
+
+    The ad platforms re-read their last `longest_ad_lookback_days` of spend every night;
+    the oldest re-read day may fall back ``fx_max_stale_days`` to a rate (a weekend, a
+    TARGET holiday). Fetching less would leave re-pulled spend without a rate on a first
+    nightly without history (the bundled history ends months ago).
+    """
+    return longest_ad_lookback_days(environ) + settings.fx_max_stale_days
+
+
+def _extract(request: ExtractRequest) -> list[Path]:
+    """ECB rates for the interval and the ad platforms' lookback, plus the override file.
+
+    Rates start `fx_lookback_days` before the earlier of the interval and the cursor: the
+    ad extractions of the same night re-read spend that far back, and that spend needs its
+    rates even on a first nightly without history (a missed night leaves no gap either).
+    The ECB's own history shipped with the project is landed too where it covers the range
+    (all of it on the first load, so old CRM deals convert), so backfills work offline;
+    the API's answer for the same day, landed later, wins.
     """
     from reach2revenue import cursors
     from reach2revenue.reference.fx import bundled_history
@@ -41,7 +81,8 @@ def _extract(request: ExtractRequest) -> list[Path]:
     start = interval.start_date
     if cursor is not None:
         start = min(start, cursor.astimezone(UTC).date())
-    lookback = timedelta(days=settings.fx_max_stale_days)
+    lookback_days = fx_lookback_days(settings)
+    lookback = timedelta(days=lookback_days)
     manifests: list[Path] = []
     history_end = min(interval.end_date, bundled_history()[-1].rate_date + timedelta(days=1))
     history_start = None if cursor is None else start - lookback
@@ -56,7 +97,7 @@ def _extract(request: ExtractRequest) -> list[Path]:
         interval_start=start,
         interval_end=interval.end_date,
         landing_dir=settings.landing_dir,
-        lookback_days=settings.fx_max_stale_days,
+        lookback_days=lookback_days,
     )
     manifests.append(
         land_fx_rate_overrides(
