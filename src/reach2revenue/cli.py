@@ -4,6 +4,7 @@ r2r demo        generate a world, serve it, run the nightly DAG through Airflow,
 r2r generate    write a synthetic world and its ground truth to a folder
 r2r serve       serve a saved world with the Meta Ads and HubSpot stand-ins
 r2r report      print the per-region table of a published warehouse
+r2r bench       time every stage at a customer's size against lower bounds (make bench)
 
 Operating a real Airflow (REST API; docs/operations.md):
 r2r airflow up  a local Airflow (scheduler, UI, workers) on the project's config
@@ -76,13 +77,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     report = commands.add_parser("report", help="print the per-region table of a warehouse")
     report.add_argument("--warehouse", type=Path, default=None)
 
-    from reach2revenue.commands import airflow_up, backfill, run, status
+    from reach2revenue.commands import airflow_up, backfill, bench, run, status
 
     operator_commands = {
         "airflow": airflow_up,
         "run": run,
         "backfill": backfill,
         "status": status,
+        "bench": bench,
     }
     for module in operator_commands.values():
         module.add_parser(commands)

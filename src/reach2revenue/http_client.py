@@ -47,7 +47,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import suppress
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from email.message import Message
 from email.utils import parsedate_to_datetime
@@ -409,6 +409,38 @@ class _Received:
     response: requests.Response
 
 
+@dataclass(frozen=True)
+class Exchange:
+    """One successful request as sent, for the bench's replay (kept in memory only: the
+    headers carry the credentials, so an exchange is never written or logged)."""
+
+    method: str
+    url: str
+    params: Mapping[str, Any] | None
+    json_body: Any
+    headers: Mapping[str, str]
+    body_bytes: int
+
+
+# Module-wide, not a context variable: an extractor's worker threads record too.
+_EXCHANGES: list[list[Exchange]] = []
+_EXCHANGES_LOCK = threading.Lock()
+
+
+@contextmanager
+def record_exchanges() -> Iterator[list[Exchange]]:
+    """Collect every successful request made while the context is open, in any thread
+    (the bench's extraction bound replays them with a client that only reads bytes)."""
+    exchanges: list[Exchange] = []
+    with _EXCHANGES_LOCK:
+        _EXCHANGES.append(exchanges)
+    try:
+        yield exchanges
+    finally:
+        with _EXCHANGES_LOCK:
+            _EXCHANGES.remove(exchanges)
+
+
 class _AttemptTimedOut(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
@@ -627,6 +659,13 @@ class ApiClient:
             shown_url = self.redact(received.url or url)
             status = received.status
             if 200 <= status < 300:
+                if _EXCHANGES:
+                    exchange = Exchange(
+                        method, url, params, json_body, headers, len(received.content)
+                    )
+                    with _EXCHANGES_LOCK:
+                        for recorded in _EXCHANGES:
+                            recorded.append(exchange)
                 text = self._decode(received, method, shown_url, tries)
                 hint = self._usage(status, received.headers, None)
                 self._plan_pace(hint)

@@ -20,6 +20,7 @@ from reach2revenue.settings import Settings
 if TYPE_CHECKING:  # heavy modules: imported by the steps that use them
     from reach2revenue.quality import ValidationReport, ValidationRun
     from reach2revenue.raw import Batch
+    from reach2revenue.timing import StageTimer
     from reach2revenue.volume import VolumeFinding
 
 log = logging.getLogger(__name__)
@@ -83,7 +84,9 @@ def extract(source: str, interval: Interval, settings: Settings | None = None) -
 
 
 def load_and_validate(
-    manifest_paths: Sequence[str | Path], settings: Settings | None = None
+    manifest_paths: Sequence[str | Path],
+    settings: Settings | None = None,
+    timer: StageTimer | None = None,
 ) -> dict[str, Any]:
     """Validate every landed batch, then merge them all into the raw schema.
 
@@ -97,29 +100,37 @@ def load_and_validate(
     Before that, every landed page is held to its table's declared response schema: a
     drifted one raises `reach2revenue.drift.SchemaDriftError` (nothing merged, landed files
     kept); fields the schema does not know are logged and listed under ``schema_warnings``.
+    ``timer`` (the bench's) records the steps: land (read and check the landed pages),
+    validate (GX and Data Docs), volume, load (merge into raw).
     """
     import duckdb
 
     from reach2revenue import cursors, quality, raw, volume
     from reach2revenue.sources import raw_tables
+    from reach2revenue.timing import NO_TIMER
 
     settings = settings or Settings.from_env()
+    timer = timer or NO_TIMER
     tables = raw_tables()
     # Structure first: a drifted page raises SchemaDriftError here, before any merge.
-    batches = raw.batches_from_manifests([Path(p) for p in manifest_paths], tables)
+    with timer.stage("land") as landed:
+        batches = raw.batches_from_manifests([Path(p) for p in manifest_paths], tables)
+        landed.rows = sum(len(batch.frame) for batch in batches)
     schema_warnings = [warning for batch in batches for warning in batch.schema_warnings]
     for warning in schema_warnings:
         log.warning("schema: %s", warning)
 
     # Validate every batch before raising, so one run reports all the bad ones. Every
     # result, passed or failed, goes to the GX store; Data Docs are rebuilt either way.
-    validation_run = quality.ValidationRun.start(settings)
-    reports = [_validate(batch, settings, validation_run) for batch in batches]
-    data_docs = quality.build_data_docs(validation_run, settings.gx_keep_runs)
+    with timer.stage("validate", rows=landed.rows):
+        validation_run = quality.ValidationRun.start(settings)
+        reports = [_validate(batch, settings, validation_run) for batch in batches]
+        data_docs = quality.build_data_docs(validation_run, settings.gx_keep_runs)
     log.info("Data Docs: %s", data_docs)
     failed = [report for report in reports if not report.success]
     # Sizes against each table's earlier loads (volume.py): a collapse or an explosion.
-    findings = volume.check_batches(batches, settings)
+    with timer.stage("volume", rows=landed.rows):
+        findings = volume.check_batches(batches, settings)
     if failed or findings:
         report_path = _quarantine(failed, batches, settings, findings, data_docs)
         if failed:
@@ -128,7 +139,10 @@ def load_and_validate(
 
     settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
     merged: dict[str, Any] = {}
-    with duckdb.connect(str(settings.warehouse_path)) as con:
+    with (
+        timer.stage("load", rows=landed.rows),
+        duckdb.connect(str(settings.warehouse_path)) as con,
+    ):
         raw.ensure_raw_schema(con, tables.values())
         for batch in batches:
             stats = raw.merge_batch(con, batch)

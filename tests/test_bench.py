@@ -1,0 +1,75 @@
+"""`r2r bench` at a tiny scale: it finishes, every figure is there and positive, and the
+lower-bound query equals the region mart to the cent. Nothing here asserts on time."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from reach2revenue.bench import BenchConfig, run_bench, write_result
+from reach2revenue.cli import main
+from reach2revenue.timing import StageTimer
+
+
+def test_stage_timer_measures_nested_stages_with_their_own_peak() -> None:
+    timer = StageTimer(sample_seconds=0.005)
+    with timer.stage("outer"):
+        with timer.stage("inner", rows=1000) as inner:
+            ballast = bytearray(64 * 2**20)  # touch 64 MiB so the peak shows it
+            ballast[::4096] = b"x" * len(ballast[::4096])
+            time.sleep(0.05)
+            del ballast
+        inner.extra["note"] = "kept"
+    timer.close()
+    names = [m.name for m in timer.measures]
+    assert names == ["outer/inner", "outer"]
+    inner_measure = timer.get("outer/inner")
+    assert inner_measure is not None
+    assert inner_measure.rows_per_second is not None and inner_measure.rows_per_second > 0
+    assert inner_measure.peak_rss_bytes > 64 * 2**20
+    assert inner_measure.extra == {"note": "kept"}
+    outer = timer.get("outer")
+    assert outer is not None and outer.seconds >= inner_measure.seconds
+
+
+@pytest.mark.slow
+def test_bench_at_a_tiny_scale_reports_every_figure(tmp_path: Path) -> None:
+    result = run_bench(BenchConfig(scale=0.02, days=6, seed=5, home=tmp_path / "bench"))
+    document = json.loads(write_result(result, tmp_path / "bench.json").read_text())
+
+    stages = {stage["name"]: stage for stage in document["stages"]}
+    sources = ("meta_ads", "google_ads", "linkedin_ads", "hubspot", "salesforce", "ecb_fx")
+    expected = ["generate", "lower_bound/region_mart_query"]
+    for phase in ("history", "nightly"):
+        expected += [phase, f"{phase}/load_and_validate", f"{phase}/dbt_build", f"{phase}/publish"]
+        expected += [f"{phase}/load_and_validate/{s}" for s in ("land", "validate", "load")]
+        expected += [f"{phase}/extract/{source}" for source in sources]
+    for name in expected:
+        assert name in stages, name
+        assert stages[name]["seconds"] > 0, name
+        assert stages[name]["peak_rss_bytes"] > 0, name
+    for source in sources:
+        assert stages[f"history/extract/{source}"]["rows"] > 0, source
+        assert stages[f"history/extract/{source}"]["extra"]["requests"] > 0, source
+        bound = document["lower_bounds"]["extraction"][source]
+        assert bound["rows_per_second"] > 0 and bound["bytes"] > 0, source
+    region = document["lower_bounds"]["region_mart"]
+    assert region["equal_to_the_cent"] is True
+    assert region["rows"] > 0 and region["seconds"] > 0
+    assert document["rows"]["ad_report_rows"] > 0
+    assert document["standins"]["history_cpu_seconds"] > 0
+    assert document["machine"]["cpu_count"] >= 1
+    ratios = document["ratios"]
+    assert ratios["history_dbt_build_over_region_mart_query"] > 0
+    assert ratios["nightly_dbt_build_over_full_build"] > 0
+    assert ratios["history_validate_over_dbt_build"] > 0
+
+
+def test_bench_command_is_wired(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["bench", "--help"])
+    assert exited.value.code == 0
+    assert "--scale" in capsys.readouterr().out
