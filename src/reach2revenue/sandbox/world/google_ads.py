@@ -31,7 +31,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from reach2revenue.sandbox.world.parts import AdFact, WonDealFact
+from reach2revenue.sandbox.world.parts import (
+    AdFact,
+    CrmDealFact,
+    CrmPersonFact,
+    TouchFact,
+    WonDealFact,
+)
 from reach2revenue.sandbox.world.sampling import poisson
 
 if TYPE_CHECKING:
@@ -258,6 +264,18 @@ class GoogleAdsPart:
 
     def won_deal_facts(self, until: datetime | None = None) -> Iterable[WonDealFact]:
         """An ad platform wins no deals."""
+        return ()
+
+    def crm_person_facts(self, until: datetime | None = None) -> Iterable[CrmPersonFact]:
+        """None: an ad platform has no CRM people."""
+        return ()
+
+    def crm_deal_facts(self, until: datetime | None = None) -> Iterable[CrmDealFact]:
+        """None: an ad platform has no deals."""
+        return ()
+
+    def touch_facts(self, until: datetime | None = None) -> Iterable[TouchFact]:
+        """None: an ad platform's clicks reach the CRM as its contacts' touches."""
         return ()
 
     def currencies(self) -> set[str]:

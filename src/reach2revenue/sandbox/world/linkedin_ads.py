@@ -54,7 +54,13 @@ from reach2revenue.sandbox.world.model import (
     parse_instant,
     round_half_up,
 )
-from reach2revenue.sandbox.world.parts import AdFact, WonDealFact
+from reach2revenue.sandbox.world.parts import (
+    AdFact,
+    CrmDealFact,
+    CrmPersonFact,
+    TouchFact,
+    WonDealFact,
+)
 from reach2revenue.sandbox.world.sampling import poisson
 from reach2revenue.settings import Settings
 
@@ -269,6 +275,18 @@ class LinkedInAdsPart:
 
     def won_deal_facts(self, until: datetime | None = None) -> Iterable[WonDealFact]:
         """None: an ad platform has no deals."""
+        return ()
+
+    def crm_person_facts(self, until: datetime | None = None) -> Iterable[CrmPersonFact]:
+        """None: an ad platform has no CRM people."""
+        return ()
+
+    def crm_deal_facts(self, until: datetime | None = None) -> Iterable[CrmDealFact]:
+        """None: an ad platform has no deals."""
+        return ()
+
+    def touch_facts(self, until: datetime | None = None) -> Iterable[TouchFact]:
+        """None: an ad platform's clicks reach the CRM as its contacts' touches."""
         return ()
 
     def currencies(self) -> set[str]:

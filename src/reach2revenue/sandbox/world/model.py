@@ -35,7 +35,14 @@ from reach2revenue.reference.fx import SDMX_COLUMNS, FxRates, RateObservation, p
 from reach2revenue.settings import Settings
 
 if TYPE_CHECKING:
-    from reach2revenue.sandbox.world.parts import WorldPart
+    from reach2revenue.sandbox.world.marketing_truth import CrmFacts, MarketingTruth, TruthRow
+    from reach2revenue.sandbox.world.parts import (
+        AdFact,
+        CrmDealFact,
+        CrmPersonFact,
+        TouchFact,
+        WorldPart,
+    )
 
 CENT = Decimal("0.01")
 FORMAT_VERSION = 2
@@ -717,6 +724,188 @@ class World:
             rows.extend(cell(day, region) for region in regions)
         return rows
 
+    # ----------------------------------------------------------------- marketing truth
+
+    def meta_ad_facts(self, until: datetime | None = None) -> list[AdFact]:
+        """The Meta insights rows as `parts.AdFact`s (``unknown`` country kept as text, which
+        places the row in Unassigned), with ``until`` as in `ground_truth`."""
+        from reach2revenue.sandbox.world.parts import AdFact
+
+        accounts = {a.account_id: a for a in self.ad_accounts}
+        facts: list[AdFact] = []
+        for row in self.meta_insights:
+            account = accounts[str(row["account_id"])]
+            day = insight_day(row)
+            if until is not None and day >= until.astimezone(account.tz).date():
+                continue
+            facts.append(
+                AdFact(
+                    platform="meta_ads",
+                    account_id=account.account_id,
+                    currency=str(row["account_currency"]),
+                    report_date=day,
+                    country_code=str(row["country"]),
+                    spend=Decimal(str(row["spend"])),
+                    impressions=int(str(row["impressions"])),
+                    clicks=int(str(row["clicks"])),
+                    leads=insight_leads(row),
+                    reach=int(str(row["reach"])),
+                )
+            )
+        return facts
+
+    def hubspot_person_facts(self, until: datetime | None = None) -> list[CrmPersonFact]:
+        """HubSpot contacts created before ``until``, archived ones flagged deleted."""
+        from reach2revenue.sandbox.world.parts import CrmPersonFact
+
+        facts = []
+        for contact in self.contacts:
+            version = contact.version_at(until)
+            if version is None:
+                continue
+            created = version.properties.get("createdate")
+            facts.append(
+                CrmPersonFact(
+                    crm="hubspot",
+                    person_id=contact.id,
+                    created_at=parse_instant(created) if created else contact.created_at,
+                    country_text=version.properties.get("country"),
+                    is_deleted=_archived_by(contact, until),
+                )
+            )
+        return facts
+
+    def hubspot_deal_facts(self, until: datetime | None = None) -> list[CrmDealFact]:
+        """HubSpot deals created before ``until`` in their state then (one contact each)."""
+        from reach2revenue.sandbox.world.parts import CrmDealFact
+
+        facts = []
+        for deal in self.deals:
+            version = deal.version_at(until)
+            if version is None:
+                continue
+            values = version.properties
+            stage = values.get("dealstage")
+            amount = str(values.get("amount") or "").strip()
+            created = values.get("createdate")
+            closed = values.get("closedate")
+            facts.append(
+                CrmDealFact(
+                    crm="hubspot",
+                    deal_id=deal.id,
+                    created_at=parse_instant(created) if created else deal.created_at,
+                    closed_at=parse_instant(closed) if closed else None,
+                    is_won=stage == STAGE_WON,
+                    is_closed=stage in (STAGE_WON, STAGE_LOST),
+                    is_deleted=_archived_by(deal, until),
+                    amount=Decimal(amount) if amount else None,
+                    currency=str(values.get("deal_currency_code") or "").strip().upper(),
+                    contact_ids=(deal.contact_id,),
+                )
+            )
+        return facts
+
+    def hubspot_touch_facts(self, until: datetime | None = None) -> list[TouchFact]:
+        """One original-source touch per live contact with an analytics source or a UTM
+        campaign, at its creation (stg_hubspot__crm_campaign_touches)."""
+        from reach2revenue.sandbox.world.parts import TouchFact
+
+        facts = []
+        for contact, version in self.contacts_as_of(until):
+            values = version.properties
+            source = values.get("hs_analytics_source")
+            campaign = values.get("utm_campaign")
+            if source is None and campaign is None:
+                continue
+            created = values.get("createdate")
+            facts.append(
+                TouchFact(
+                    crm="hubspot",
+                    touch_id=f"{contact.id}:original_source",
+                    contact_id=contact.id,
+                    touched_at=parse_instant(created) if created else contact.created_at,
+                    source_field="hubspot_analytics_source",
+                    source=source,
+                    utm_medium=values.get("utm_medium"),
+                    campaign_name=campaign,
+                )
+            )
+        return facts
+
+    def crm_facts(self, until: datetime | None = None) -> CrmFacts:
+        """People, deals and touches of every CRM (HubSpot here, then each part's)."""
+        from reach2revenue.sandbox.world.marketing_truth import CrmFacts
+
+        people = self.hubspot_person_facts(until)
+        deals = self.hubspot_deal_facts(until)
+        touches = self.hubspot_touch_facts(until)
+        for part in self.parts.values():
+            people.extend(part.crm_person_facts(until))
+            deals.extend(part.crm_deal_facts(until))
+            touches.extend(part.touch_facts(until))
+        return CrmFacts(people, deals, touches)
+
+    def ad_facts(self, until: datetime | None = None) -> list[AdFact]:
+        """Every ad platform's report rows (Meta here, then each part's)."""
+        facts = self.meta_ad_facts(until)
+        for part in self.parts.values():
+            facts.extend(part.ad_facts(until))
+        return facts
+
+    def marketing_truth(
+        self,
+        reporting_currency: str = "EUR",
+        reporting_timezone: str = "Europe/Berlin",
+        until: datetime | None = None,
+    ) -> MarketingTruth:
+        """The facts resolved for the marketing marts (`marketing_truth.MarketingTruth`):
+        regions, channels (from the dbt channel seeds), each won deal's touches."""
+        from reach2revenue.sandbox.world.marketing_truth import ChannelMapping, MarketingTruth
+
+        seeds_dir = Path(self.seeds_dir) if self.seeds_dir is not None else _default_seeds_dir()
+        return MarketingTruth(
+            self.crm_facts(until),
+            self.ad_facts(until),
+            seeds=self.seeds,
+            fx=self.fx,
+            mapping=ChannelMapping.load(seeds_dir),
+            reporting_currency=reporting_currency,
+            reporting_timezone=reporting_timezone,
+        )
+
+    def contribution_truth(
+        self,
+        reporting_currency: str = "EUR",
+        reporting_timezone: str = "Europe/Berlin",
+        until: datetime | None = None,
+    ) -> list[TruthRow]:
+        """Expected marketing_contribution_by_region_month (region x month_start): won,
+        marketing-sourced, sales-sourced and marketing-influenced deals and revenue, the
+        revenue shares, and unconverted deals."""
+        return self.marketing_truth(reporting_currency, reporting_timezone, until).contribution()
+
+    def first_touch_truth(
+        self,
+        reporting_currency: str = "EUR",
+        reporting_timezone: str = "Europe/Berlin",
+        until: datetime | None = None,
+    ) -> list[TruthRow]:
+        """Expected attribution_by_channel_month under first_touch (region x month_start x
+        channel): credited revenue and deals; ``sales`` for won deals without a touch."""
+        truth = self.marketing_truth(reporting_currency, reporting_timezone, until)
+        return truth.attribution_by_channel("first_touch")
+
+    def funnel_truth(
+        self,
+        reporting_currency: str = "EUR",
+        reporting_timezone: str = "Europe/Berlin",
+        until: datetime | None = None,
+    ) -> list[TruthRow]:
+        """Expected funnel_by_region_month counts (region x month_start): spend,
+        impressions, clicks, leads, opportunities, deals closed and won, revenue won, new
+        customers, average sales cycle."""
+        return self.marketing_truth(reporting_currency, reporting_timezone, until).funnel()
+
     def write_ground_truth(self, path: Path | str, **kwargs: Any) -> Path:
         """Compute ``ground_truth(**kwargs)`` and write it as CSV to ``path``."""
         return write_ground_truth_csv(self.ground_truth(**kwargs), path)
@@ -837,6 +1026,10 @@ def _archive(objects: Mapping[str, _Crm], object_id: str, at: datetime) -> _Crm:
         )
     obj.archived_at = at
     return obj
+
+
+def _archived_by(obj: CrmObject, instant: datetime | None) -> bool:
+    return obj.archived_at is not None and (instant is None or obj.archived_at <= instant)
 
 
 def _as_of(objects: Iterable[CrmObject], instant: datetime | None) -> Iterator[tuple[Any, Version]]:

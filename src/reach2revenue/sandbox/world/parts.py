@@ -9,7 +9,12 @@ plain facts, so `World.ground_truth` converts and sums every source the same way
 - an ad platform yields `AdFact`s: one per report row (account-local day, country, spend
   in the account currency, the counts);
 - a CRM yields `WonDealFact`s: one per won deal (amount, currency, close instant, the
-  country of the contact that gives the deal its region).
+  country of the contact that gives the deal its region);
+- for the marketing-contribution, attribution and funnel truth (`marketing_truth`), a CRM
+  also states its people (`CrmPersonFact`), its deals with their linked contacts
+  (`CrmDealFact`) and its marketing touches with their raw source fields (`TouchFact`),
+  exactly as its data puts them (the truth maps them to regions and channels itself, as
+  the staging rules and the channel seeds say). An ad platform yields none of these.
 
 A part registers in ``PART_TYPES`` of ``sandbox/world/__init__.py``.
 """
@@ -63,6 +68,78 @@ class WonDealFact:
     country_code: str | None
 
 
+@dataclass(frozen=True)
+class CrmPersonFact:
+    """One CRM person (a contact, or a lead not converted) as the CRM's data states it.
+
+    ``country_text`` is the country as the staging model reads it (free text, an ISO code
+    or None), before any alias mapping: the truth places it the way the pipeline does, so
+    a Salesforce lead without ``Country`` is Unassigned. ``created_at`` is the conformed
+    creation (a converted lead's contact: the lead's, when earlier); ``is_deleted`` is the
+    state as of the facts' ``until``.
+    """
+
+    crm: str
+    person_id: str
+    created_at: datetime
+    country_text: str | None
+    is_deleted: bool
+
+
+@dataclass(frozen=True)
+class CrmDealFact:
+    """One CRM deal (any stage) as the CRM's data states it, as of the facts' ``until``.
+
+    ``closed_at`` is the instant the pipeline reads as the close (Salesforce: 12:00 UTC of
+    CloseDate, set even on open opportunities; HubSpot: ``closedate``, None while open).
+    ``contact_ids`` are the live linked contacts (HubSpot association, Salesforce contact
+    roles); the deal's region is the one of the smallest by (length, id) that is a known
+    person. ``account_id`` is the CRM account the deal belongs to (None: HubSpot).
+    """
+
+    crm: str
+    deal_id: str
+    created_at: datetime
+    closed_at: datetime | None
+    is_won: bool
+    is_closed: bool
+    is_deleted: bool
+    amount: Decimal | None
+    currency: str
+    contact_ids: tuple[str, ...]
+    account_id: str | None = None
+
+    @property
+    def crm_deal_key(self) -> str:
+        return f"{self.crm}:{self.deal_id}"
+
+
+@dataclass(frozen=True)
+class TouchFact:
+    """One CRM touch of a person as the CRM's data states it (before channel mapping).
+
+    ``source_field`` names the mapping of ``source`` (a ``source_field`` of
+    ``seeds/channel_mappings.csv``); ``utm_medium`` wins over it when it maps.
+    """
+
+    crm: str
+    touch_id: str
+    contact_id: str
+    touched_at: datetime
+    source_field: str
+    source: str | None
+    utm_medium: str | None = None
+    campaign_name: str | None = None
+
+    @property
+    def crm_touch_key(self) -> str:
+        return f"{self.crm}:{self.touch_id}"
+
+    @property
+    def crm_contact_key(self) -> str:
+        return f"{self.crm}:{self.contact_id}"
+
+
 class WorldPart(Protocol):
     """What a source's part of the world provides (see the module docstring)."""
 
@@ -88,6 +165,18 @@ class WorldPart(Protocol):
 
     def won_deal_facts(self, until: datetime | None = None) -> Iterable[WonDealFact]:
         """Won deals as of ``until`` (None: the world's end); empty for an ad platform."""
+        ...
+
+    def crm_person_facts(self, until: datetime | None = None) -> Iterable[CrmPersonFact]:
+        """People created before ``until`` (None: all), deleted or not; empty for ads."""
+        ...
+
+    def crm_deal_facts(self, until: datetime | None = None) -> Iterable[CrmDealFact]:
+        """Deals created before ``until`` (None: all) in their state then; empty for ads."""
+        ...
+
+    def touch_facts(self, until: datetime | None = None) -> Iterable[TouchFact]:
+        """Live touches as of ``until`` (None: the world's end); empty for ads."""
         ...
 
     def currencies(self) -> set[str]:

@@ -70,7 +70,13 @@ from reach2revenue.sandbox.world.names import (
     company_suffix,
     name_groups,
 )
-from reach2revenue.sandbox.world.parts import AdFact, WonDealFact
+from reach2revenue.sandbox.world.parts import (
+    AdFact,
+    CrmDealFact,
+    CrmPersonFact,
+    TouchFact,
+    WonDealFact,
+)
 from reach2revenue.sandbox.world.sampling import poisson
 
 if TYPE_CHECKING:
@@ -325,6 +331,12 @@ def close_instant(close_date: date | str) -> datetime:
     return datetime.combine(day, CLOSE_TIME_UTC, tzinfo=UTC)
 
 
+def _blank_to_none(value: Any) -> str | None:
+    # What staging's nullif(trim(x), '') keeps: None for null or blank text.
+    text = str(value).strip() if value is not None else ""
+    return text or None
+
+
 def _second(instant: datetime) -> datetime:
     # SOQL datetime literals have whole seconds: so do the org's instants.
     return instant.astimezone(UTC).replace(microsecond=0)
@@ -544,6 +556,152 @@ class SalesforcePart:
                     amount=Decimal(str(values["Amount"])),
                     closed_at=close_instant(str(values["CloseDate"])),
                     country_code=str(country) if country else None,
+                )
+            )
+        return facts
+
+    def _conformed_people(self, until: datetime | None) -> list[tuple[CrmPersonFact, str | None]]:
+        """stg_salesforce__crm_contacts as of ``until``: contacts (in their account's
+        country, else their MailingCountry; a converted lead's source and creation when
+        it came first) and leads not converted (their Country); with the lead source."""
+        accounts = {record.id: version for record, version in self.states_at("Account", until)}
+        first_leads: dict[str, tuple[datetime, str, Any]] = {}
+        unconverted: list[tuple[SalesforceRecord, RecordVersion]] = []
+        for lead, version in self.states_at("Lead", until):
+            values = version.fields
+            converted_to = values.get("ConvertedContactId")
+            if values.get("IsConverted") is True and converted_to:
+                created = parse_datetime(str(values["CreatedDate"]))
+                earlier = first_leads.get(converted_to)
+                if earlier is None or (created, lead.id) < earlier[:2]:
+                    first_leads[converted_to] = (created, lead.id, values.get("LeadSource"))
+            elif values.get("IsConverted") is not True:
+                unconverted.append((lead, version))
+        people: list[tuple[CrmPersonFact, str | None]] = []
+        for contact, version in self.states_at("Contact", until):
+            values = version.fields
+            account = accounts.get(str(values.get("AccountId")))
+            billing_code = (
+                _blank_to_none(account.fields.get("BillingCountryCode")) if account else None
+            )
+            billing_text = account.fields.get("BillingCountry") if account else None
+            country = (
+                billing_code.upper()
+                if billing_code
+                else (
+                    billing_text if _blank_to_none(billing_text) else values.get("MailingCountry")
+                )
+            )
+            created = parse_datetime(str(values["CreatedDate"]))
+            first = first_leads.get(contact.id)
+            source = values.get("LeadSource")
+            if source is None and first is not None:
+                source = first[2]
+            if first is not None and first[0] < created:
+                created = first[0]
+            people.append(
+                (
+                    CrmPersonFact(SOURCE, contact.id, created, country, version.is_deleted),
+                    source,
+                )
+            )
+        for lead, version in unconverted:
+            values = version.fields
+            people.append(
+                (
+                    CrmPersonFact(
+                        SOURCE,
+                        lead.id,
+                        parse_datetime(str(values["CreatedDate"])),
+                        values.get("Country"),
+                        version.is_deleted,
+                    ),
+                    values.get("LeadSource"),
+                )
+            )
+        return people
+
+    def crm_person_facts(self, until: datetime | None = None) -> list[CrmPersonFact]:
+        """Contacts and unconverted leads as of ``until`` (purged ones gone, deleted ones
+        flagged), placed by the territory rule of stg_salesforce__crm_contacts."""
+        return [person for person, _ in self._conformed_people(until)]
+
+    def crm_deal_facts(self, until: datetime | None = None) -> list[CrmDealFact]:
+        """Opportunities as of ``until`` with the contacts of their live contact roles;
+        ``closed_at`` is `close_instant` of CloseDate (also on open ones, as staging does)."""
+        contacts_of: dict[str, set[str]] = {}
+        for _role, version in self.states_at("OpportunityContactRole", until, deleted=False):
+            contact_id = version.fields.get("ContactId")
+            if contact_id:
+                contacts_of.setdefault(str(version.fields["OpportunityId"]), set()).add(contact_id)
+        facts = []
+        for opportunity, version in self.states_at("Opportunity", until):
+            values = version.fields
+            amount = _blank_to_none(values.get("Amount"))
+            close_date = _blank_to_none(values.get("CloseDate"))
+            facts.append(
+                CrmDealFact(
+                    crm=SOURCE,
+                    deal_id=opportunity.id,
+                    created_at=parse_datetime(str(values["CreatedDate"])),
+                    closed_at=close_instant(close_date) if close_date else None,
+                    is_won=values.get("IsWon") is True,
+                    is_closed=values.get("IsClosed") is True,
+                    is_deleted=version.is_deleted,
+                    amount=Decimal(amount) if amount else None,
+                    currency=str(values.get("CurrencyIsoCode") or "").strip().upper(),
+                    contact_ids=tuple(sorted(contacts_of.get(opportunity.id, ()))),
+                    account_id=values.get("AccountId") or None,
+                )
+            )
+        return facts
+
+    def touch_facts(self, until: datetime | None = None) -> list[TouchFact]:
+        """Live members of live campaigns (at the first response, else when added; the
+        person is the contact, else the lead's converted contact, else the lead), and one
+        lead-source touch per live person with a LeadSource, at the person's creation."""
+        campaigns = {record.id: version for record, version in self.states_at("Campaign", until)}
+        leads = {record.id: version for record, version in self.states_at("Lead", until)}
+        facts: list[TouchFact] = []
+        for member, version in self.states_at("CampaignMember", until, deleted=False):
+            values = version.fields
+            campaign = campaigns.get(str(values.get("CampaignId")))
+            if campaign is not None and campaign.is_deleted:
+                continue
+            lead = leads.get(str(values.get("LeadId")))
+            contact_id = (
+                values.get("ContactId")
+                or (lead.fields.get("ConvertedContactId") if lead is not None else None)
+                or values.get("LeadId")
+            )
+            touched = parse_datetime(str(values["CreatedDate"]))
+            responded = _blank_to_none(values.get("FirstRespondedDate"))
+            if values.get("HasResponded") is True and responded:
+                touched = max(
+                    touched, datetime.combine(date.fromisoformat(responded), time(0), UTC)
+                )
+            facts.append(
+                TouchFact(
+                    crm=SOURCE,
+                    touch_id=member.id,
+                    contact_id=str(contact_id),
+                    touched_at=touched,
+                    source_field="salesforce_campaign_type",
+                    source=campaign.fields.get("Type") if campaign is not None else None,
+                    campaign_name=campaign.fields.get("Name") if campaign is not None else None,
+                )
+            )
+        for person, source in self._conformed_people(until):
+            if person.is_deleted or source is None:
+                continue
+            facts.append(
+                TouchFact(
+                    crm=SOURCE,
+                    touch_id=f"{person.person_id}:lead_source",
+                    contact_id=person.person_id,
+                    touched_at=person.created_at,
+                    source_field="salesforce_lead_source",
+                    source=source,
                 )
             )
         return facts
