@@ -145,3 +145,82 @@ def table_row_counts(path: Path) -> dict[str, int]:
         return {
             name: con.execute(f"select count(*) from {name}").fetchall()[0][0] for (name,) in tables
         }
+
+
+# --------------------------------------------------------------------------- keyed marts
+
+
+@dataclass
+class KeyedComparison:
+    """Rows of one mart checked against the truth by key, and the values that differ."""
+
+    mart: str
+    rows: int
+    mismatches: list[dict[str, Any]] = field(default_factory=list)
+    measures: tuple[str, ...] = ()
+
+    @property
+    def matches(self) -> bool:
+        return not self.mismatches
+
+
+def read_mart(path: Path, table: str, where: str | None = None) -> list[dict[str, Any]]:
+    """Every row of ``main.<table>`` (optionally filtered) as dicts, read-only."""
+    with duckdb.connect(str(path), read_only=True) as con:
+        cursor = con.execute(f"select * from main.{table}" + (f" where {where}" if where else ""))
+        names = [column[0] for column in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def _close(expected: Any, actual: Any, tolerance: float | None, *, nullable: bool) -> bool:
+    if not nullable:
+        # A count or a sum: an absent row, or a null, is zero.
+        expected = 0 if expected is None else expected
+        actual = 0 if actual is None else actual
+    if expected is None or actual is None:
+        return expected is None and actual is None
+    if tolerance is not None:
+        return abs(float(expected) - float(actual)) <= tolerance
+    return Decimal(str(expected)) == Decimal(str(actual))
+
+
+def compare_keyed(
+    mart: str,
+    mart_rows: Iterable[Mapping[str, Any]],
+    truth_rows: Iterable[Mapping[str, Any]],
+    keys: tuple[str, ...],
+    measures: Iterable[str],
+    tolerances: Mapping[str, float] | None = None,
+    nullable: Iterable[str] = (),
+) -> KeyedComparison:
+    """Compare ``measures`` per key; a key absent on one side has zeros there.
+
+    Measures the mart lacks are skipped (reported in ``measures``: those compared).
+    Values compare exactly as decimals (money to the cent, counts), or within the
+    measure's tolerance in ``tolerances`` (doubles, rounded shares). Null is zero, except
+    for the ``nullable`` measures (ratios: null without a denominator), where it must be
+    null on both sides.
+    """
+    tolerances = dict(tolerances or {})
+    nullable = set(nullable)
+    mart_rows, truth_rows = list(mart_rows), list(truth_rows)
+    columns = set(mart_rows[0]) if mart_rows else set()
+    compared = tuple(m for m in measures if not mart_rows or m in columns)
+    actual = {tuple(row[k] for k in keys): row for row in mart_rows}
+    expected = {tuple(row[k] for k in keys): row for row in truth_rows}
+    comparison = KeyedComparison(mart, len(set(actual) | set(expected)), measures=compared)
+    for key in sorted(set(actual) | set(expected), key=lambda k: tuple(map(str, k))):
+        want, got = expected.get(key), actual.get(key)
+        for name in compared:
+            left = want.get(name) if want is not None else None
+            right = got.get(name) if got is not None else None
+            if not _close(left, right, tolerances.get(name), nullable=name in nullable):
+                comparison.mismatches.append(
+                    {
+                        **{k: str(v) for k, v in zip(keys, key, strict=True)},
+                        "measure": name,
+                        "expected": str(left),
+                        "actual": str(right),
+                    }
+                )
+    return comparison
