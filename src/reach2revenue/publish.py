@@ -11,7 +11,8 @@ successful build :func:`publish_warehouse`
    raises :class:`~reach2revenue.audit.AuditError` and publishes nothing;
 3. copies those tables into a NEW DuckDB file beside the published path (with the
    models' descriptions as table and column comments, each table's comment stamped with
-   the publication id and time), checkpoints it;
+   the publication id and time; ``mart_freshness.published_at`` set to the publication
+   time), checkpoints it;
 4. checks the copy: exactly the expected tables, the same row counts as the build, no
    column named like personal data, no text value that looks like an email address or
    a file path (the last line of defence: the models already drop them);
@@ -45,6 +46,8 @@ log = logging.getLogger(__name__)
 PUBLISHED_FILE_MODE = 0o444
 PUBLISH_FOLDER = "marts"
 PUBLICATION_ALIAS = "publication"
+# The mart telling analysts how fresh each mart is; publish stamps its published_at.
+FRESHNESS_MART = "mart_freshness"
 # Column names that say "a person": never published, whatever the values look like.
 PERSONAL_COLUMN_NAME = re.compile(
     r"(^|_)(e_?mail|first_?name|last_?name|full_?name|given_name|family_name|"
@@ -271,6 +274,12 @@ def _copy_tables(
             con.execute(f"comment on table {target} is {_sql_text(comment)}")
             for column, description in model.column_descriptions.items():
                 con.execute(f'comment on column {target}."{column}" is {_sql_text(description)}')
+            if model.table == FRESHNESS_MART:
+                # Only the published copy knows when it was published.
+                con.execute(
+                    f"update {target} set published_at = cast(? as timestamp with time zone)",
+                    [published_at],
+                )
         con.execute(f"checkpoint {PUBLICATION_ALIAS}")
     finally:
         con.execute(f"detach {PUBLICATION_ALIAS}")

@@ -1,12 +1,32 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='report_date',
+        on_schema_change='fail',
+        post_hook=[
+            "{{ delete_days_outside_activity(this, 'data_sources') }}",
+        ],
+    )
+}}
 -- The product: marketing spend and reach next to won revenue, per region and
 -- day, in the reporting currency. Every region x every day between the first and
 -- the last day with activity, zeros where nothing happened. Amounts without a
 -- usable FX rate are left out of spend and revenue_won and counted instead.
+--
+-- Incremental: each build deletes and re-inserts whole days. The figures are
+-- recomputed from ad_performance_daily (a table) and the won deals (few rows),
+-- which is cheap; what is written is the last var('incremental_lookback_days') days
+-- plus every older day whose recomputed rows differ from the stored ones: a deal
+-- archived or deleted long after it closed, a close date moved (both days differ),
+-- a contact's country changed, a region appearing or going (every day differs), the
+-- calendar growing. Days that fall outside the activity bounds are deleted by the
+-- post-hook. A full refresh builds the same table.
 with
 
 ad_reports as (
 
-    select * from {{ ref('int_ad_reports_converted_to_reporting_currency') }}
+    select * from {{ ref('ad_performance_daily') }}
 
 ),
 
@@ -201,6 +221,67 @@ final as (
 
     from joined
 
+),
+
+{% if is_incremental() %}
+
+stored as (
+
+    select * from {{ this }}
+
+),
+
+lookback_window as (
+
+    select
+        {{ dbt.dateadd(
+            'day', -var('incremental_lookback_days'), 'max(report_date)'
+        ) }} as first_date
+
+    from final
+
+),
+
+changed_rows as (
+
+    (
+        select * from final
+        except
+        select * from stored
+    )
+    union all
+    (
+        select * from stored
+        except
+        select * from final
+    )
+
+),
+
+days_to_rebuild as (
+
+    select final.report_date
+    from final
+    cross join lookback_window
+    where final.report_date > lookback_window.first_date
+    union
+    select report_date from changed_rows
+
+),
+
+rebuilt as (
+
+    select final.*
+    from final
+    inner join days_to_rebuild
+        on final.report_date = days_to_rebuild.report_date
+
 )
 
+select * from rebuilt
+
+{% else %}
+
 select * from final
+
+{% endif %}
