@@ -469,7 +469,9 @@ class MarketingTruth:
         rows = _zero_filled(cells, self._regions(r for r, _ in cells), cell)
         for row in rows:
             won = row["deals_won"]
+            converted = won - row["unconverted_deals"]
             row["average_sales_cycle_days"] = row["sales_cycle_days_total"] / won if won else None
+            row["average_deal_size"] = row["revenue_won"] / converted if converted else None
             del row["sales_cycle_days_total"]
         return rows
 

@@ -903,7 +903,7 @@ class World:
     ) -> list[TruthRow]:
         """Expected funnel_by_region_month counts (region x month_start): spend,
         impressions, clicks, leads, opportunities, deals closed and won, revenue won, new
-        customers, average sales cycle."""
+        customers, average sales cycle (days) and deal size, both unrounded."""
         return self.marketing_truth(reporting_currency, reporting_timezone, until).funnel()
 
     def write_ground_truth(self, path: Path | str, **kwargs: Any) -> Path:
