@@ -16,7 +16,7 @@ from reach2revenue.timing import StageTimer
 
 def test_stage_timer_measures_nested_stages_with_their_own_peak() -> None:
     timer = StageTimer(sample_seconds=0.005)
-    with timer.stage("outer"):
+    with timer.stage("outer"), timer.stage("middle"):
         with timer.stage("inner", rows=1000) as inner:
             ballast = bytearray(64 * 2**20)  # touch 64 MiB so the peak shows it
             ballast[::4096] = b"x" * len(ballast[::4096])
@@ -25,8 +25,8 @@ def test_stage_timer_measures_nested_stages_with_their_own_peak() -> None:
         inner.extra["note"] = "kept"
     timer.close()
     names = [m.name for m in timer.measures]
-    assert names == ["outer/inner", "outer"]
-    inner_measure = timer.get("outer/inner")
+    assert names == ["outer/middle/inner", "outer/middle", "outer"]
+    inner_measure = timer.get("outer/middle/inner")
     assert inner_measure is not None
     assert inner_measure.rows_per_second is not None and inner_measure.rows_per_second > 0
     assert inner_measure.peak_rss_bytes > 64 * 2**20

@@ -81,7 +81,8 @@ class StageTimer:
     @contextmanager
     def stage(self, name: str, rows: int | None = None) -> Iterator[StageMeasure]:
         """Measure the body; the yielded measure's ``rows``/``extra`` may be set inside."""
-        prefix = "/".join(m.name for m in self._open)
+        # Open measures already carry their full names: the innermost is the prefix.
+        prefix = self._open[-1].name if self._open else ""
         measure = StageMeasure(name=f"{prefix}/{name}" if prefix else name, rows=rows)
         measure.peak_rss_bytes = current_rss_bytes()
         self._ensure_sampler()
