@@ -10,6 +10,7 @@
     )
 }}
 -- depends_on: {{ ref('int_ad_reports_unioned') }}
+-- depends_on: {{ ref('int_countries_assigned_to_regions') }}
 -- Ad performance at the platforms' own grain, in the account currency and the
 -- reporting currency: the drill-down under region_daily_performance.
 --
@@ -17,7 +18,9 @@
 -- the last var('incremental_lookback_days') days (the platforms restate up to 28-30
 -- days back) and any older day whose rows in the warehouse no longer match what is
 -- stored here (row count or totals differ: a backfill, a late load, rows gone), or
--- that holds rows not yet converted or placed (a rate or an alias added since).
+-- whose stored rows the current reference data or vars would build differently (no
+-- rate then, a rate too old now, another reporting currency, a country now in
+-- another region).
 -- A day left without any source row is deleted by the post-hook. A full refresh
 -- builds the same table.
 with
@@ -112,13 +115,35 @@ days_changed_in_source as (
 
 ),
 
-days_with_rows_to_fix as (
+countries as (
 
-    select distinct report_date
+    select * from {{ ref('int_countries_assigned_to_regions') }}
+
+),
+
+days_with_outdated_rows as (
+
+    -- rows the current reference data or vars would build differently
+    select distinct stored_ad_reports.report_date
     from stored_ad_reports
+    left join countries
+        on stored_ad_reports.country_code = countries.country_code
     where
-        (not is_fx_converted and spend_in_account_currency is not null)
-        or region = {{ unassigned_region() }}
+        -- a rate may have arrived since (FX override file)
+        (
+            not stored_ad_reports.is_fx_converted
+            and stored_ad_reports.spend_in_account_currency is not null
+        )
+        -- the reporting currency changed
+        or stored_ad_reports.reporting_currency_code
+        != '{{ var("reporting_currency") }}'
+        -- fx_max_stale_days was lowered
+        or stored_ad_reports.fx_rate_date < {{ dbt.dateadd(
+            'day', -var('fx_max_stale_days'), 'stored_ad_reports.report_date'
+        ) }}
+        -- the country map changed (aliases, region overrides)
+        or stored_ad_reports.region
+        != coalesce(countries.region, {{ unassigned_region() }})
 
 ),
 
@@ -128,7 +153,7 @@ days_to_rebuild as (
     union
     select report_date from days_changed_in_source
     union
-    select report_date from days_with_rows_to_fix
+    select report_date from days_with_outdated_rows
 
 ),
 
