@@ -204,7 +204,14 @@ MART_COLUMNS = [
 INT_AD_REPORTS = "intermediate.int_ad_reports_converted_to_reporting_currency"
 PERSONAL_COLUMNS = {"email", "firstname", "lastname", "dealname", "deal_name"}
 # Names of things, not people.
-NOT_PERSONAL_NAMES = {"campaign_name", "country_name", "field_name", "source_name"}
+NOT_PERSONAL_NAMES = {
+    "campaign_name",
+    "channel_name",
+    "country_name",
+    "field_name",
+    "mart_name",
+    "source_name",
+}
 
 
 def create_raw_schema(connection: duckdb.DuckDBPyConnection) -> None:
@@ -248,7 +255,17 @@ def load_raw_dataset(warehouse_path: Path) -> None:
             connection,
             "hubspot_contacts",
             [
-                (*contact, "facebook", "spring_2026", _TS, _TS, _TS, _TS, "false")
+                (
+                    *contact,
+                    "facebook",
+                    "paid_social" if contact[5] == "PAID_SOCIAL" else None,
+                    "spring_2026",
+                    _TS,
+                    _TS,
+                    _TS,
+                    _TS,
+                    "false",
+                )
                 for contact in HUBSPOT_CONTACTS
             ],
         )

@@ -78,6 +78,7 @@ def contacts_row(**overrides: Any) -> dict[str, Any]:
         "country": "Germany",
         "hs_analytics_source": "PAID_SOCIAL",
         "utm_source": "facebook",
+        "utm_medium": "paid_social",
         "utm_campaign": "brand_de",
         "createdate": "2024-02-01T09:30:00.123Z",
         "lastmodifieddate": "2024-03-15T12:01:02.345Z",

@@ -111,6 +111,7 @@ def contact(cid: str, modified: str, email: str | None) -> dict[str, Any]:
             "country": None,
             "hs_analytics_source": None,
             "utm_source": None,
+            "utm_medium": None,
             "utm_campaign": None,
             "createdate": "2026-09-01T08:00:00.000Z",
             "lastmodifieddate": modified,
@@ -296,6 +297,29 @@ def test_older_versions_never_overwrite_newer(
     (stats,) = load(con, [newest])
     assert (stats.inserted, stats.deleted) == (1, 1)
     assert rows(con, "select email from raw.hubspot_contacts") == [("newest@x",)]
+
+
+def test_a_raw_table_from_before_a_new_column_gains_it(
+    tmp_path: Path, con: duckdb.DuckDBPyConnection
+) -> None:
+    # raw.hubspot_contacts as a warehouse loaded before utm_medium was requested has it.
+    columns = [c for c in TABLES[("hubspot", "contacts")].columns if c != "utm_medium"]
+    column_sql = ", ".join(f"{c} varchar" for c in (*columns, *raw.LINEAGE_COLUMNS))
+    con.execute("create schema raw")
+    con.execute(f"create table raw.hubspot_contacts ({column_sql}, _loaded_at timestamptz)")
+    con.execute(
+        "insert into raw.hubspot_contacts (id, email, lastmodifieddate) "
+        "values ('0', 'before@x', '2026-08-01T00:00:00Z')"
+    )
+    record = contact("1", "2026-09-01T10:00:00Z", "after@x")
+    record["properties"]["utm_medium"] = "cpc"
+    load(con, [land_contacts(tmp_path, "s1", [record])])
+    load(con, [land_contacts(tmp_path, "s1", [record])])  # idempotent with the new column
+    stored = "select id, email, utm_medium, _loaded_at is null from raw.hubspot_contacts"
+    assert rows(con, f"{stored} order by id") == [
+        ("0", "before@x", None, True),
+        ("1", "after@x", "cpc", False),
+    ]
 
 
 def test_meta_day_replacement_removes_vanished_rows(

@@ -358,6 +358,7 @@ CRM_DEAL_CONTRACT: dict[str, str] = {
     "is_deleted": "boolean",
     "closed_at": "timestamp with time zone",  # a date-only close: noon UTC of that date
     "created_at": "timestamp with time zone",
+    "account_id": "varchar",  # the CRM account (company); null when the CRM has none
 }
 
 #: ``stg_<crm>__crm_deal_contacts``: one row per deal and contact linked to it.
@@ -375,6 +376,10 @@ CRM_CAMPAIGN_TOUCH_CONTRACT: dict[str, str] = {
     "campaign_name": "varchar",  # the CRM campaign or UTM campaign
     "touch_source": "varchar",  # analytics source, lead source or campaign type
     "touched_at": "timestamp with time zone",
+    # which field touch_source is (a source_field of seeds/channel_mappings.csv:
+    # hubspot_analytics_source, salesforce_lead_source, salesforce_campaign_type)
+    "touch_source_field": "varchar",
+    "utm_medium": "varchar",  # the touch's UTM medium; null when it has none
 }
 
 #: The conformed staging models a source of each kind provides, by model-name suffix.

@@ -280,7 +280,11 @@ def batches_from_manifests(
 
 
 def ensure_raw_schema(con: duckdb.DuckDBPyConnection, tables: Iterable[RawTable]) -> None:
-    """Create the ``raw`` schema and the given tables if they do not exist."""
+    """Create the ``raw`` schema and the given tables if they do not exist.
+
+    A table created before its source asked for a new column gains it (null in the rows
+    loaded before); inserts name their columns, so its place in the table does not matter.
+    """
     con.execute("create schema if not exists raw")
     for table in tables:
         column_sql = ", ".join(f"{name} varchar" for name in (*table.columns, *LINEAGE_COLUMNS))
@@ -288,6 +292,22 @@ def ensure_raw_schema(con: duckdb.DuckDBPyConnection, tables: Iterable[RawTable]
             f"create table if not exists {table.qualified_name} ({column_sql}, "
             "_loaded_at timestamptz)"
         )
+        existing = {
+            str(row[0])
+            for row in con.execute(
+                "select column_name from information_schema.columns "
+                "where table_schema = 'raw' and table_name = ?",
+                [table.name],
+            ).fetchall()
+        }
+        for name in (*table.columns, *LINEAGE_COLUMNS):
+            if name not in existing:
+                con.execute(f"alter table {table.qualified_name} add column {name} varchar")
+
+
+def _insert_columns(columns: Sequence[str]) -> str:
+    """The target column list of an insert into a raw table (API, lineage, load time)."""
+    return ", ".join((*columns, *LINEAGE_COLUMNS, "_loaded_at"))
 
 
 @dataclass(frozen=True)
@@ -344,8 +364,8 @@ def _replace_rows(
             deleted = _scalar(con, f"select count(*) {match}")
             con.execute(f"delete {match}")
             con.execute(
-                f"insert into {name} select {_select_list(table.columns)}, current_timestamp "
-                "from _r2r_batch"
+                f"insert into {name} ({_insert_columns(table.columns)}) "
+                f"select {_select_list(table.columns)}, current_timestamp from _r2r_batch"
             )
             con.execute("commit")
         except BaseException:
@@ -413,7 +433,8 @@ def _merge_newest(con: duckdb.DuckDBPyConnection, batch: Batch) -> MergeStats:
             con.execute(f"delete {match}")
             inserted = _scalar(con, "select count(*) from _r2r_incoming")
             con.execute(
-                f"insert into {name} select {', '.join((*table.columns, *LINEAGE_COLUMNS))}, "
+                f"insert into {name} ({_insert_columns(table.columns)}) "
+                f"select {', '.join((*table.columns, *LINEAGE_COLUMNS))}, "
                 "current_timestamp from _r2r_incoming"
             )
             con.execute("drop table _r2r_incoming")

@@ -6,6 +6,7 @@ unioned as (
 
     {{ union_conformed(var('crms'), 'crm_campaign_touches', [
         'crm', 'touch_id', 'contact_id', 'campaign_name', 'touch_source', 'touched_at',
+        'touch_source_field', 'utm_medium',
     ]) }}
 
 ),

@@ -5,7 +5,7 @@ unioned as (
 
     {{ union_conformed(var('crms'), 'crm_deals', [
         'crm', 'deal_id', 'currency_code', 'deal_stage', 'amount', 'is_won',
-        'is_closed', 'is_deleted', 'closed_at', 'created_at',
+        'is_closed', 'is_deleted', 'closed_at', 'created_at', 'account_id',
     ]) }}
 
 ),

@@ -24,6 +24,7 @@ renamed as (
         country as country_raw,
         hs_analytics_source as analytics_source,
         utm_source,
+        utm_medium,
         utm_campaign,
 
         ----------  booleans

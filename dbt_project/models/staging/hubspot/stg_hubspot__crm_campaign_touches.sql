@@ -19,7 +19,9 @@ conformed as (
         contact_id,
         utm_campaign as campaign_name,
         analytics_source as touch_source,
-        created_at as touched_at
+        created_at as touched_at,
+        'hubspot_analytics_source' as touch_source_field,
+        utm_medium
 
     from contacts
     where

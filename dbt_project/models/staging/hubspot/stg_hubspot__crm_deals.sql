@@ -1,5 +1,6 @@
 -- HubSpot deals conformed to the CRM deal contract (contracts.CRM_DEAL_CONTRACT).
--- Archived deals are deleted deals. One row per deal.
+-- Archived deals are deleted deals; account_id is null (companies are not read).
+-- One row per deal.
 with
 
 deals as (
@@ -20,7 +21,9 @@ conformed as (
         is_closed,
         is_archived as is_deleted,
         closed_at,
-        created_at
+        created_at,
+        -- HubSpot deals are not read with their companies: no account.
+        cast(null as varchar) as account_id
 
     from deals
 

@@ -22,7 +22,8 @@ conformed as (
         is_closed,
         is_deleted,
         closed_at,
-        created_at
+        created_at,
+        account_id
 
     from opportunities
 

@@ -12,6 +12,7 @@ CONTACT_COLUMNS = (
     "country",
     "hs_analytics_source",
     "utm_source",
+    "utm_medium",
     "utm_campaign",
     "createdate",
     "lastmodifieddate",
