@@ -62,10 +62,31 @@ def test_bench_at_a_tiny_scale_reports_every_figure(tmp_path: Path) -> None:
     assert document["rows"]["ad_report_rows"] > 0
     assert document["standins"]["history_cpu_seconds"] > 0
     assert document["machine"]["cpu_count"] >= 1
+    for crm in ("hubspot", "salesforce"):
+        assert document["crm_full_load_at_real_limit"][crm]["hours"] > 0, crm
     ratios = document["ratios"]
     assert ratios["history_dbt_build_over_region_mart_query"] > 0
     assert ratios["nightly_dbt_build_over_full_build"] > 0
     assert ratios["history_validate_over_dbt_build"] > 0
+
+
+def test_hours_at_the_real_limit_count_search_at_its_own_budget() -> None:
+    from reach2revenue.bench import hours_at_real_limit
+    from reach2revenue.http_client import Exchange
+
+    def exchange(path: str) -> Exchange:
+        return Exchange("POST", f"https://api.hubapi.com{path}", None, None, {}, 10)
+
+    # 200 objects in one search page and one list page: 5,000 of each per million.
+    figures = hours_at_real_limit(
+        "hubspot",
+        [exchange("/crm/v3/objects/deals/search"), exchange("/crm/v3/objects/deals")],
+        rows=200,
+    )
+    assert figures is not None
+    assert figures["requests_per_million_objects"] == {"search": 5000.0, "other": 5000.0}
+    assert figures["hours"] == round((5000 / 5 + 5000 / 15) / 3600, 3)
+    assert hours_at_real_limit("meta_ads", [exchange("/x")], rows=10) is None
 
 
 def test_bench_command_is_wired(capsys: pytest.CaptureFixture[str]) -> None:

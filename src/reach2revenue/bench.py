@@ -75,6 +75,7 @@ class BenchResult:
     rows: dict[str, int] = field(default_factory=dict)
     lower_bounds: dict[str, Any] = field(default_factory=dict)
     standins: dict[str, Any] = field(default_factory=dict)
+    crm_full_load_at_real_limit: dict[str, Any] = field(default_factory=dict)
 
     def stage(self, name: str) -> StageMeasure | None:
         return next((m for m in self.stages if m.name == name), None)
@@ -130,6 +131,7 @@ class BenchResult:
             "stages": [m.to_dict() for m in self.stages],
             "lower_bounds": self.lower_bounds,
             "standins": self.standins,
+            "crm_full_load_at_real_limit": self.crm_full_load_at_real_limit,
             "ratios": self.ratios(),
         }
 
@@ -274,6 +276,53 @@ def serving_rate(exchanges: Sequence[Any], rows: int) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class RequestBudget:
+    """A CRM's published request budget for one kind of endpoint (api-shapes.md)."""
+
+    requests_per_second: float
+    description: str
+
+
+#: Requests per second each CRM allows (HubSpot Pro/Enterprise: 150 per 10 s for CRM
+#: objects, 5 per second for search; Salesforce: no per-second limit, an org's daily
+#: budget: Enterprise edition 100,000 per 24 h before per-licence additions).
+CRM_REQUEST_BUDGETS: dict[str, dict[str, RequestBudget]] = {
+    "hubspot": {
+        "search": RequestBudget(5.0, "search: 5 requests/s per account"),
+        "other": RequestBudget(15.0, "CRM objects: 150 requests/10 s (Pro, Enterprise)"),
+    },
+    "salesforce": {
+        "other": RequestBudget(100_000 / 86_400, "org budget: 100,000 requests/24 h"),
+    },
+}
+MILLION = 1_000_000
+
+
+def hours_at_real_limit(source: str, exchanges: Sequence[Any], rows: int) -> dict[str, Any] | None:
+    """Hours a full load of a million CRM objects takes at the platform's request budget,
+    from this run's requests per object on each kind of endpoint (None: not a CRM)."""
+    budgets = CRM_REQUEST_BUDGETS.get(source)
+    if budgets is None or rows <= 0 or not exchanges:
+        return None
+    by_kind: dict[str, int] = {}
+    for exchange in exchanges:
+        kind = "search" if "search" in budgets and exchange.url.endswith("/search") else "other"
+        by_kind[kind] = by_kind.get(kind, 0) + 1
+    seconds = 0.0
+    requests_per_million: dict[str, float] = {}
+    for kind, count in by_kind.items():
+        per_million = count * MILLION / rows
+        requests_per_million[kind] = round(per_million, 1)
+        seconds += per_million / budgets[kind].requests_per_second
+    return {
+        "objects": MILLION,
+        "requests_per_million_objects": requests_per_million,
+        "budgets": {kind: budgets[kind].description for kind in by_kind},
+        "hours": round(seconds / 3600, 3),
+    }
+
+
 # ---------------------------------------------------------------- the run
 
 
@@ -368,6 +417,9 @@ def _run_phase(
                 result.lower_bounds.setdefault("extraction", {})[source] = serving_rate(
                     exchanges, extracted.rows or 0
                 )
+                at_limit = hours_at_real_limit(source, exchanges, extracted.rows or 0)
+                if at_limit is not None:
+                    result.crm_full_load_at_real_limit[source] = at_limit
         with timer.stage("load_and_validate"):
             pipeline.load_and_validate(manifests, settings, timer)
         with timer.stage("dbt_build") as built:

@@ -63,5 +63,7 @@ def run(args: argparse.Namespace) -> int:
     for name, value in result.ratios().items():
         console.print(f"{name}: {value}")
     console.print(f"stand-ins' CPU (apart): {result.standins}")
+    for source, figures in result.crm_full_load_at_real_limit.items():
+        console.print(f"{source}: 1M objects at the real request budget: {figures['hours']} h")
     console.print(f"figures: {out}")
     return EXIT_OK
