@@ -60,6 +60,8 @@ class BenchConfig:
     days: int = 365
     seed: int = 42
     home: Path = Path("var/bench")
+    airflow: bool = False
+    """Also re-run the nightly through ``airflow dags test`` to measure Airflow's share."""
 
     @property
     def generator_scale(self) -> float:
@@ -76,6 +78,7 @@ class BenchResult:
     lower_bounds: dict[str, Any] = field(default_factory=dict)
     standins: dict[str, Any] = field(default_factory=dict)
     crm_full_load_at_real_limit: dict[str, Any] = field(default_factory=dict)
+    airflow: dict[str, Any] = field(default_factory=dict)
 
     def stage(self, name: str) -> StageMeasure | None:
         return next((m for m in self.stages if m.name == name), None)
@@ -110,6 +113,10 @@ class BenchResult:
                 self.seconds("nightly/dbt_build"),
             ),
         }
+        if self.airflow:
+            ratios["airflow_overhead_over_nightly_wall"] = ratio(
+                self.airflow["overhead_seconds"], self.airflow["wall_seconds"]
+            )
         for source, bound in self.lower_bounds.get("extraction", {}).items():
             measure = self.stage(f"history/extract/{source}")
             if measure is not None and bound.get("rows_per_second"):
@@ -132,6 +139,7 @@ class BenchResult:
             "lower_bounds": self.lower_bounds,
             "standins": self.standins,
             "crm_full_load_at_real_limit": self.crm_full_load_at_real_limit,
+            "airflow": self.airflow,
             "ratios": self.ratios(),
         }
 
@@ -383,6 +391,9 @@ def run_bench(config: BenchConfig) -> BenchResult:
                         result.lower_bounds["region_mart"] = region_mart_lower_bound(
                             settings.warehouse_path, settings, timer
                         )
+            if config.airflow:
+                # The same nightly again (a re-run: same warehouse) as Airflow runs it.
+                result.airflow = airflow_nightly(home, settings, connections, nightly_day)
     finally:
         timer.close()
     result.stages = timer.measures
@@ -431,6 +442,43 @@ def _run_phase(
         with timer.stage("publish") as published:
             summary = pipeline.publish(settings)
             published.extra = {"steps": summary.get("step_seconds"), "bytes": summary["size_bytes"]}
+
+
+def airflow_nightly(
+    home: Path, settings: Settings, connections: Mapping[str, Any], nightly_day: Any
+) -> dict[str, Any]:
+    """One nightly through ``airflow dags test``: its wall time, the tasks' own time (they
+    run one after another there), and the difference: Airflow's overhead (process start,
+    DAG parsing, scheduling each task). The metadata DB's migration is done first and not
+    counted."""
+    from reach2revenue import airflow_runner
+
+    env = airflow_runner.airflow_environment(home / "airflow", settings, dict(connections))
+    airflow_runner.ensure_metadata_db(env)
+    started: dict[str, float] = {}
+    task_seconds: dict[str, float] = {}
+
+    def on_event(task: str, state: str) -> None:
+        if state == "running":
+            started[task] = time.perf_counter()
+        else:
+            task_seconds[task] = time.perf_counter() - started.get(task, time.perf_counter())
+
+    run = airflow_runner.run_dag_test(
+        env,
+        (nightly_day + timedelta(days=1)).isoformat(),
+        log_path=home / "logs" / "bench-airflow-nightly.log",
+        on_event=on_event,
+    )
+    if not run.succeeded:
+        raise RuntimeError(f"the Airflow nightly failed: {run.log_tail(30)}")
+    tasks = sum(task_seconds.values())
+    return {
+        "wall_seconds": round(run.seconds, 3),
+        "task_seconds": {task: round(s, 3) for task, s in sorted(task_seconds.items())},
+        "tasks_sum_seconds": round(tasks, 3),
+        "overhead_seconds": round(run.seconds - tasks, 3),
+    }
 
 
 def world_row_counts(world: Any) -> dict[str, int]:

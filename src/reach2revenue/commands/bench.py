@@ -30,6 +30,11 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
     parser.add_argument("--days", type=int, default=365, help="days of history")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--home", type=Path, default=REPO_ROOT / "var" / "bench")
+    parser.add_argument(
+        "--airflow",
+        action="store_true",
+        help="also run the nightly through `airflow dags test` to measure Airflow's overhead",
+    )
     parser.add_argument("--out", type=Path, default=None, help="JSON (default: <home>/bench.json)")
     return parser
 
@@ -40,7 +45,9 @@ def run(args: argparse.Namespace) -> int:
 
     from reach2revenue.bench import BenchConfig, run_bench, write_result
 
-    config = BenchConfig(scale=args.scale, days=args.days, seed=args.seed, home=args.home)
+    config = BenchConfig(
+        scale=args.scale, days=args.days, seed=args.seed, home=args.home, airflow=args.airflow
+    )
     console = Console()
     with console.status(f"bench at scale {args.scale} over {args.days} days"):
         result = run_bench(config)
@@ -65,5 +72,11 @@ def run(args: argparse.Namespace) -> int:
     console.print(f"stand-ins' CPU (apart): {result.standins}")
     for source, figures in result.crm_full_load_at_real_limit.items():
         console.print(f"{source}: 1M objects at the real request budget: {figures['hours']} h")
+    if result.airflow:
+        console.print(
+            f"Airflow nightly: {result.airflow['wall_seconds']} s wall, tasks"
+            f" {result.airflow['tasks_sum_seconds']} s, overhead"
+            f" {result.airflow['overhead_seconds']} s"
+        )
     console.print(f"figures: {out}")
     return EXIT_OK
