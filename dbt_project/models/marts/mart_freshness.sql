@@ -1,12 +1,24 @@
 -- depends_on: {{ ref('regions') }}
 -- depends_on: {{ ref('data_quality_unconverted_amounts') }}
 -- depends_on: {{ ref('data_quality_unmapped_countries') }}
+-- depends_on: {{ ref('funnel_by_region_month') }}
+-- depends_on: {{ ref('marketing_mix_geo_weekly') }}
+-- depends_on: {{ ref('marketing_mix_geo_weekly_channels') }}
 -- How fresh each published mart is: the last day its data covers and when it was
 -- built. The marts are listed from dbt's graph with publish's rule (the marts
 -- folder, or meta publish: true; meta publish: false keeps one back), so a new
 -- mart gets its row without an edit here; its data_through stays null until a line
 -- in data_through_by_mart (and an import CTE, which orders the build) gives it.
 -- publish (reach2revenue.publish) sets published_at in the published copy.
+{#- marts computed from the same loads as region_daily_performance, whatever their
+    own grain (month, ISO week): their data reaches its last day with activity #}
+{%- set marts_through_last_activity_day = [
+    'data_quality_unconverted_amounts',
+    'data_quality_unmapped_countries',
+    'funnel_by_region_month',
+    'marketing_mix_geo_weekly',
+    'marketing_mix_geo_weekly_channels',
+] %}
 {%- set published_mart_names = [] %}
 {%- if execute %}
     {%- for node in graph.nodes.values() if node.resource_type == 'model' %}
@@ -72,20 +84,15 @@ data_through_by_mart as (
         max(report_date) as data_through
     from ad_performance_daily
 
-    union all
-
-    -- the data-quality tables read the same loads as region_daily_performance
-    select
-        'data_quality_unconverted_amounts' as mart_name,
-        data_through
-    from region_days_through
+    {%- for mart_name in marts_through_last_activity_day %}
 
     union all
 
     select
-        'data_quality_unmapped_countries' as mart_name,
+        '{{ mart_name }}' as mart_name,
         data_through
     from region_days_through
+    {%- endfor %}
 
 ),
 
