@@ -24,14 +24,13 @@ from zoneinfo import ZoneInfo
 
 import duckdb
 import pytest
+import yaml
 
 from inprocess_pipeline import Sandbox, sandbox
 from reach2revenue import verify
 from reach2revenue.sandbox.world import STAGE_WON, Deal, World, parse_instant
 from reach2revenue.sources import dbt_union_vars
 from reach2revenue.transform import dbt_build
-
-pytestmark = pytest.mark.slow
 
 START = date(2026, 8, 3)
 DAYS = 40  # more than the 30-day lookback: the first days are outside it
@@ -44,6 +43,19 @@ REPORTING_TZ = "Europe/Berlin"
 BUILD_TIME_COLUMNS = {"mart_freshness": {"built_at"}}
 
 Snapshot = dict[str, list[tuple[Any, ...]]]
+MARTS_DIR = Path(__file__).resolve().parents[1] / "dbt_project" / "models" / "marts"
+CONTRACTED_MARTS = {
+    "_marts__models.yml": (
+        "region_daily_performance",
+        "ad_performance_daily",
+        "regions",
+        "mart_freshness",
+    ),
+    "data_quality/_data_quality__models.yml": (
+        "data_quality_unconverted_amounts",
+        "data_quality_unmapped_countries",
+    ),
+}
 
 
 @dataclass
@@ -128,6 +140,22 @@ def _revenue_on(warehouse: Path, day: date) -> Decimal:
     return Decimal(str(revenue))
 
 
+@pytest.mark.parametrize(
+    ("yaml_file", "name"),
+    [(file, name) for file, names in CONTRACTED_MARTS.items() for name in names],
+)
+def test_the_mart_enforces_a_contract_with_a_type_and_a_description_per_column(
+    yaml_file: str, name: str
+) -> None:
+    models = yaml.safe_load((MARTS_DIR / yaml_file).read_text())["models"]
+    (model,) = [m for m in models if m["name"] == name]
+    assert model["config"]["contract"] == {"enforced": True}
+    assert model["columns"]
+    untyped = [c["name"] for c in model["columns"] if not c.get("data_type")]
+    undescribed = [c["name"] for c in model["columns"] if not c.get("description")]
+    assert (untyped, undescribed) == ([], [])
+
+
 @pytest.fixture(scope="module")
 def nights(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Nights]:
     """History (the marts built from nothing), then one nightly (built incrementally)."""
@@ -140,6 +168,7 @@ def nights(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Nights]:
         yield Nights(box, nightly)
 
 
+@pytest.mark.slow
 def test_a_full_refresh_after_a_nightly_gives_identical_marts(nights: Nights) -> None:
     box = nights.box
     incremental = snapshot_marts(box.settings.warehouse_path)
@@ -156,6 +185,7 @@ def test_a_full_refresh_after_a_nightly_gives_identical_marts(nights: Nights) ->
     assert_identical(incremental, full_refresh(box))
 
 
+@pytest.mark.slow
 def test_the_published_marts_carry_descriptions_and_publication_time(nights: Nights) -> None:
     published_at = datetime.fromisoformat(nights.nightly["publish"]["published_at"])
     with duckdb.connect(str(nights.box.settings.published_path), read_only=True) as con:
@@ -189,6 +219,7 @@ def test_the_published_marts_carry_descriptions_and_publication_time(nights: Nig
     assert all(built <= published for _, built, published in by_name.values())
 
 
+@pytest.mark.slow
 def test_a_deal_archived_long_after_it_closed_leaves_the_incremental_marts_equal_to_a_full_refresh(
     nights: Nights,
 ) -> None:
