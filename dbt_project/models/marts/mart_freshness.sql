@@ -4,6 +4,11 @@
 -- depends_on: {{ ref('funnel_by_region_month') }}
 -- depends_on: {{ ref('marketing_mix_geo_weekly') }}
 -- depends_on: {{ ref('marketing_mix_geo_weekly_channels') }}
+-- depends_on: {{ ref('attribution_by_channel_month') }}
+-- depends_on: {{ ref('attribution_credits') }}
+-- depends_on: {{ ref('marketing_contribution_by_channel_month') }}
+-- depends_on: {{ ref('marketing_contribution_by_region_month') }}
+-- depends_on: {{ ref('marketing_touchpoints') }}
 -- How fresh each published mart is: the last day its data covers and when it was
 -- built. The marts are listed from dbt's graph with publish's rule (the marts
 -- folder, or meta publish: true; meta publish: false keeps one back), so a new
@@ -13,11 +18,16 @@
 {#- marts computed from the same loads as region_daily_performance, whatever their
     own grain (month, ISO week): their data reaches its last day with activity #}
 {%- set marts_through_last_activity_day = [
+    'attribution_by_channel_month',
+    'attribution_credits',
     'data_quality_unconverted_amounts',
     'data_quality_unmapped_countries',
     'funnel_by_region_month',
+    'marketing_contribution_by_channel_month',
+    'marketing_contribution_by_region_month',
     'marketing_mix_geo_weekly',
     'marketing_mix_geo_weekly_channels',
+    'marketing_touchpoints',
 ] %}
 {%- set published_mart_names = [] %}
 {%- if execute %}
