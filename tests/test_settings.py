@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -22,6 +22,7 @@ def test_to_env_round_trips_every_setting(tmp_path: Path, monkeypatch: pytest.Mo
         volume_history_size=9,
         volume_accept=("meta_ads/insights", "hubspot/deals"),
         gx_keep_runs=3,
+        fx_history_start=date(2021, 6, 1),
     )
     for name in [n for n in list(os.environ) if n.startswith("R2R_")]:
         monkeypatch.delenv(name)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 from reach2revenue.failures import ConfigurationError
@@ -28,6 +28,20 @@ def _number(name: str, default: float, *, minimum: float) -> float:
     if not value >= minimum:
         raise ConfigurationError(f"{name}={text!r} must be at least {minimum:g}")
     return value
+
+
+FX_HISTORY_START_ENV = "R2R_FX_HISTORY_START"
+
+
+def _fx_history_start() -> date | None:
+    """``R2R_FX_HISTORY_START`` (ISO date) or None; a bad value is a `ConfigurationError`."""
+    text = os.environ.get(FX_HISTORY_START_ENV, "").strip()
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise ConfigurationError(f"{FX_HISTORY_START_ENV}={text!r} is not a date") from None
 
 
 def _path(name: str, default: Path) -> Path:
@@ -67,6 +81,10 @@ class Settings:
     volume_accept: tuple[str, ...] = ()
     # Validation results kept for Data Docs: the last N load runs.
     gx_keep_runs: int = 30
+    # The first load lands the bundled ECB history from this day on (None: all of it, from
+    # 1999). Amounts dated earlier have no rate. A later start makes every first load
+    # (a new deployment, each test's fresh home) cheaper: the whole file is 220k rates.
+    fx_history_start: date | None = None
 
     @property
     def gx_dir(self) -> Path:
@@ -96,6 +114,8 @@ class Settings:
             fx_rate_overrides_path=fx_rate_overrides_path
             or home / "reference" / "fx_rate_overrides.csv",
             fx_max_stale_days=fx_max_stale_days,
+            # Not a path: follows the environment like a deployment's other knobs would.
+            fx_history_start=_fx_history_start(),
         )
 
     @classmethod
@@ -127,6 +147,7 @@ class Settings:
                 if item.strip()
             ),
             gx_keep_runs=int(_number("R2R_GX_KEEP_RUNS", 30, minimum=1)),
+            fx_history_start=_fx_history_start(),
         )
 
     def to_env(self) -> dict[str, str]:
@@ -153,4 +174,7 @@ class Settings:
             "R2R_VOLUME_HISTORY_SIZE": str(self.volume_history_size),
             "R2R_VOLUME_ACCEPT": ",".join(self.volume_accept),
             "R2R_GX_KEEP_RUNS": str(self.gx_keep_runs),
+            FX_HISTORY_START_ENV: self.fx_history_start.isoformat()
+            if self.fx_history_start
+            else "",
         }

@@ -662,3 +662,27 @@ def test_process_entry_point_prints_the_ecb_url(tmp_path: Path) -> None:
     finally:
         process.terminate()
         assert process.wait(timeout=10) == 0
+
+
+@pytest.mark.parametrize("history_start", [None, date(2024, 1, 2)], ids=["whole", "from-2024"])
+def test_the_first_load_lands_the_bundled_history_from_the_configured_day(
+    ecb: EcbServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, history_start: date | None
+) -> None:
+    """R2R_FX_HISTORY_START: the first load lands the bundled history from that day on
+    (None: the whole file, from 1999)."""
+    if history_start is None:
+        monkeypatch.delenv("R2R_FX_HISTORY_START", raising=False)
+    else:
+        monkeypatch.setenv("R2R_FX_HISTORY_START", history_start.isoformat())
+    settings = Settings.for_home(tmp_path)
+    assert settings.fx_history_start == history_start
+    night = Interval.from_dates(date(2024, 3, 4), date(2024, 3, 5))
+    request = ExtractRequest(night, Credentials(base_url=ecb.url, token=""), settings)
+
+    paths = get_source("ecb_fx").extract(request)
+
+    [history] = [
+        m for m in map(read_manifest, paths) if m.entity == "rates" and not m.request_count
+    ]
+    assert history.window_start == (history_start or date(1999, 1, 4)).isoformat()
+    assert history.window_end == night.end_date.isoformat()

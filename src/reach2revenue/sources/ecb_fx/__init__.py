@@ -68,7 +68,8 @@ def _extract(request: ExtractRequest) -> list[Path]:
     ad extractions of the same night re-read spend that far back, and that spend needs its
     rates even on a first nightly without history (a missed night leaves no gap either).
     The ECB's own history shipped with the project is landed too where it covers the range
-    (all of it on the first load, so old CRM deals convert), so backfills work offline;
+    (all of it on the first load, so old CRM deals convert, or from
+    ``Settings.fx_history_start`` when set), so backfills work offline;
     the API's answer for the same day, landed later, wins.
     """
     from reach2revenue import cursors
@@ -85,7 +86,8 @@ def _extract(request: ExtractRequest) -> list[Path]:
     lookback = timedelta(days=lookback_days)
     manifests: list[Path] = []
     history_end = min(interval.end_date, bundled_history()[-1].rate_date + timedelta(days=1))
-    history_start = None if cursor is None else start - lookback
+    # First load: the whole file, or from the configured day (R2R_FX_HISTORY_START).
+    history_start = settings.fx_history_start if cursor is None else start - lookback
     if history_start is None or history_start < history_end:
         manifests.append(
             land_bundled_history(
