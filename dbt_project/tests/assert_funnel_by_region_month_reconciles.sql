@@ -66,9 +66,26 @@ compared as (
 
 ),
 
+built_in_this_currency as (
+
+    select 1 as is_comparable
+    where
+        not exists (
+            select 1 from funnel
+            where reporting_currency_code != '{{ var("reporting_currency") }}'
+        )
+        and not exists (
+            select 1 from region_days
+            where reporting_currency_code != '{{ var("reporting_currency") }}'
+        )
+
+),
+
 differences as (
 
-    select * from compared
+    select compared.*
+    from compared
+    cross join built_in_this_currency
     where
         coalesce(funnel_spend, 0) != coalesce(region_days_spend, 0)
         or coalesce(funnel_impressions, 0) != coalesce(region_days_impressions, 0)

@@ -75,7 +75,7 @@ platform_accounts as (
     select
         cast(null as {{ dbt.type_string() }}) as ad_platform,
         cast(null as {{ dbt.type_string() }}) as account_id,
-        cast(null as {{ dbt.type_string() }}) as account_name,
+        cast(null as {{ dbt.type_string() }}) as account_label,
         cast(null as {{ dbt.type_string() }}) as currency_code,
         cast(null as {{ dbt.type_string() }}) as time_zone,
         cast(null as {{ dbt.type_string() }}) as report_day_time_zone,
@@ -90,7 +90,7 @@ platform_accounts as (
     select
         'google_ads' as ad_platform,
         customer_id as account_id,
-        cast(null as {{ dbt.type_string() }}) as account_name,
+        cast(null as {{ dbt.type_string() }}) as account_label,
         currency_code,
         time_zone,
         time_zone as report_day_time_zone,
@@ -117,7 +117,7 @@ platform_accounts as (
     select
         'linkedin_ads' as ad_platform,
         account_id,
-        account_name,
+        account_name as account_label,
         currency_code,
         cast(null as {{ dbt.type_string() }}) as time_zone,
         'UTC' as report_day_time_zone,
@@ -147,7 +147,7 @@ joined as (
             as ad_platform,
         coalesce(report_accounts.account_id, platform_accounts.account_id)
             as account_id,
-        platform_accounts.account_name,
+        platform_accounts.account_label,
         coalesce(platform_accounts.currency_code, report_accounts.currency_code)
             as currency_code,
         platform_accounts.time_zone,
@@ -172,7 +172,7 @@ final as (
         joined.ad_platform || ':' || joined.account_id as ad_account_key,
         joined.ad_platform,
         joined.account_id,
-        joined.account_name,
+        joined.account_label,
         coalesce(platform_channels.channel, 'unmapped') as channel,
         joined.currency_code,
         joined.time_zone,
