@@ -677,7 +677,8 @@ def test_failing_data_test_raises_naming_the_node(
         insert_raw(
             connection,
             "hubspot_contacts",
-            [("901", None, None, None, "France", None, None, None, _TS, _TS, _TS, _TS, "false")],
+            # id, email, names, country, source, utm_source/medium/campaign, times, archived
+            [("901", *[None] * 3, "France", *[None] * 4, *[_TS] * 4, "false")],
         )
     with pytest.raises(DbtBuildError) as raised:
         dbt_build(broken, select="stg_hubspot__contacts")
