@@ -55,11 +55,32 @@ from reach2revenue.sources import SOURCE_NAMES
 
 START = date(2026, 3, 24)
 WORLD_DAYS = 10  # seed 7, scale 0.3: won deals in HubSpot and Salesforce
+# Every model under models/marts/, and nothing else (staging, intermediate, raw, seeds).
 MARTS = {
-    "main.region_daily_performance",
-    "main.regions",
-    "main.data_quality_unconverted_amounts",
-    "main.data_quality_unmapped_countries",
+    f"main.{name}"
+    for name in (
+        "ad_performance_daily",
+        "attribution_by_channel_month",
+        "attribution_credits",
+        "data_quality_unconverted_amounts",
+        "data_quality_unmapped_channels",
+        "data_quality_unmapped_countries",
+        "dim_ad_accounts",
+        "dim_campaigns",
+        "dim_channels",
+        "dim_countries",
+        "dim_dates",
+        "dim_regions",
+        "funnel_by_region_month",
+        "marketing_contribution_by_channel_month",
+        "marketing_contribution_by_region_month",
+        "marketing_mix_geo_weekly",
+        "marketing_mix_geo_weekly_channels",
+        "marketing_touchpoints",
+        "mart_freshness",
+        "region_daily_performance",
+        "regions",
+    )
 }
 PERSONAL_COLUMN_WORDS = ("email", "firstname", "lastname", "first_name", "last_name", "phone")
 
