@@ -7,9 +7,10 @@ and by the test), with `catchup=False` the scheduler creates the run of yesterda
 interval on its own. Everything is followed through the REST API.
 
 - LocalExecutor (one stack for the module): the scheduled nightly publishes the world's
-  ground truth and the api-server serves its task logs; then Airflow's backfill, twice,
-  over days the nightly already loaded, publishes identical marts; then the commands'
-  exit codes against it (`r2r backfill` 0, `r2r run` of a refused day 1, `r2r status`).
+  ground truth and the api-server serves its task logs; then Airflow's backfill over days
+  the nightly already loaded, and `r2r backfill` of its last day, publish identical
+  marts; then the commands' exit codes against it (`r2r backfill` 0, `r2r run` of a
+  refused day 1, `r2r status`).
 - CeleryExecutor: `r2r airflow up --executor celery` (a subprocess, as an operator runs
   it) with one Celery worker on the local Redis; the scheduled nightly publishes the
   ground truth; `r2r run --date` 0 and `r2r status` 0 against it; SIGTERM stops it all.
@@ -244,12 +245,13 @@ def test_backfill_twice_over_the_nightly_gives_identical_marts(
     once = _published_tables(local_stack.settings.published_path)
     print(f"\nbackfill of 2 days: {seconds:.1f}s")
 
-    # The same backfill again, through the operator's command.
+    # Its last day again, through the operator's command (the first backfill already
+    # proved a re-run of loaded days changes nothing; one day keeps the suite short).
     code = cli.main(
         [
             "backfill",
             "--start",
-            first_day.isoformat(),
+            YESTERDAY.isoformat(),
             "--end",
             YESTERDAY.isoformat(),
             "--api-url",
