@@ -711,3 +711,21 @@ def _sha256(text: str) -> str:
     import hashlib
 
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def test_an_unmapped_channel_value_is_a_warning_that_says_where_to_map_it() -> None:
+    from reach2revenue.transform import DataQualityFindings
+
+    findings = DataQualityFindings(
+        unconverted=(),
+        unmapped_countries=(),
+        unmapped_channels=(
+            {"source_field": "utm_medium", "source_value": "podcast", "touches": 12},
+        ),
+    )
+    [message] = findings.messages(7)
+    assert "utm_medium 'podcast' (12 touch(es))" in message
+    assert "seeds/channel_mappings.csv" in message
+    assert findings.to_dict()["unmapped_channels"] == [
+        {"source_field": "utm_medium", "source_value": "podcast", "touches": 12}
+    ]

@@ -267,10 +267,12 @@ def _count_rows(warehouse_path: Path, relation: str) -> int | None:
 @dataclass(frozen=True)
 class DataQualityFindings:
     """What the build published but could not fully place: money without a usable FX
-    rate and country values without a region (from the data-quality marts)."""
+    rate, country values without a region and touch sources without a channel (from the
+    data-quality marts)."""
 
     unconverted: tuple[dict[str, Any], ...]
     unmapped_countries: tuple[dict[str, Any], ...]
+    unmapped_channels: tuple[dict[str, Any], ...] = ()
 
     def messages(self, max_stale_days: int) -> list[str]:
         """One line per finding, saying what to do about it."""
@@ -290,6 +292,12 @@ class DataQualityFindings:
             "seeds/country_alias_overrides.csv"
             for row in self.unmapped_countries
         ]
+        lines += [
+            f"{row['source_field']} {row['source_value']!r} ({row['touches']} touch(es)) maps "
+            "to no channel: its touches count as unmapped (not marketing) until you add it "
+            "to seeds/channel_mappings.csv"
+            for row in self.unmapped_channels
+        ]
         return lines
 
     def to_dict(self) -> dict[str, Any]:
@@ -299,6 +307,7 @@ class DataQualityFindings:
                 {
                     "unconverted": list(self.unconverted),
                     "unmapped_countries": list(self.unmapped_countries),
+                    "unmapped_channels": list(self.unmapped_channels),
                 },
                 default=str,
             )
@@ -306,7 +315,7 @@ class DataQualityFindings:
 
 
 def read_data_quality_findings(warehouse_path: Path) -> DataQualityFindings:
-    """The rows of the two data-quality marts of a built warehouse."""
+    """The rows of the data-quality marts of a built warehouse."""
     import duckdb
 
     def rows(connection: duckdb.DuckDBPyConnection, sql: str) -> tuple[dict[str, Any], ...]:
@@ -326,7 +335,12 @@ def read_data_quality_findings(warehouse_path: Path) -> DataQualityFindings:
             "select source_name, field_name, country_value, row_count "
             "from main.data_quality_unmapped_countries order by row_count desc, 3",
         )
-    return DataQualityFindings(unconverted, unmapped)
+        unmapped_channels = rows(
+            connection,
+            "select source_field, source_value, touches "
+            "from main.data_quality_unmapped_channels order by touches desc, 1, 2",
+        )
+    return DataQualityFindings(unconverted, unmapped, unmapped_channels)
 
 
 @contextmanager
