@@ -24,10 +24,17 @@ demo: bootstrap
 bench: bootstrap
 	.venv/bin/r2r bench --scale 1 --airflow --out var/bench/bench.json
 
+# Two workers for the in-process tests (each dbt build uses one core), one module per
+# unit of work, the longest first (tests/conftest.py); then the real scheduler's stack
+# (api-server, scheduler, dag-processor, executors) alone, as it needs both cores.
+PYTEST_WORKERS ?= 2
+
 test: bootstrap
 	.venv/bin/ruff check src dags tests
 	.venv/bin/ruff format --check src dags tests
-	.venv/bin/pytest
+	.venv/bin/pytest -n $(PYTEST_WORKERS) --dist loadscope --no-loadscope-reorder \
+		--ignore tests/test_scheduler.py
+	.venv/bin/pytest tests/test_scheduler.py
 
 lint: bootstrap
 	.venv/bin/ruff check src dags tests
