@@ -128,7 +128,7 @@ def test_contribution_by_region_month_equals_the_truth(
 ) -> None:
     published, truth = built.published, built.truth
     expected = truth.contribution()
-    assert sum(r["won_deals"] for r in expected) > 500
+    assert sum(r["won_deals"] for r in expected) > 50  # a world with deals to compare
     comparison = verify.compare_keyed(
         "marketing_contribution_by_region_month",
         verify.read_mart(published, "marketing_contribution_by_region_month"),

@@ -18,7 +18,9 @@ aggregated as (
         cast(
             coalesce(sum(credited_revenue), 0) as decimal(18, 2)
         ) as credited_revenue,
-        cast(sum(credit_weight) as double) as credited_deals,
+        -- Rounded: a sum of doubles depends on the order rows arrive in (an incremental
+        -- build and a full refresh must give the same table).
+        cast(round(sum(credit_weight), 9) as double) as credited_deals,
         reporting_currency_code
 
     from credits
