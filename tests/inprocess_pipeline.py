@@ -53,10 +53,13 @@ class Sandbox:
 
 
 @contextmanager
-def sandbox(home: Path, *, start: date, days: int, seed: int = 11) -> Iterator[Sandbox]:
-    """A small world served by every stand-in, with their credentials in the environment."""
+def sandbox(
+    home: Path, *, start: date, days: int, seed: int = 11, scale: float = 0.2
+) -> Iterator[Sandbox]:
+    """A world (small by default) served by every stand-in, with their credentials in the
+    environment."""
     settings = Settings.for_home(home)
-    world = World.generate(seed=seed, start=start, days=days, scale=0.2)
+    world = World.generate(seed=seed, start=start, days=days, scale=scale)
     truth = world.ground_truth(reporting_currency="EUR", reporting_timezone="Europe/Berlin")
     world.write_fx_overrides(settings.fx_rate_overrides_path)
     with (

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -26,18 +25,14 @@ from typing import Any
 
 import pytest
 
-from inprocess_pipeline import TOKEN, Sandbox
+from inprocess_pipeline import sandbox
 from reach2revenue import verify
-from reach2revenue.credentials import environment_from_connection
-from reach2revenue.sandbox.standins import start_standins
-from reach2revenue.sandbox.world import World
 from reach2revenue.sandbox.world.marketing_truth import (
     ATTRIBUTION_MODELS,
     CONTRIBUTION_MEASURES,
     FUNNEL_MEASURES,
     MarketingTruth,
 )
-from reach2revenue.settings import Settings
 
 pytestmark = pytest.mark.slow
 
@@ -60,25 +55,6 @@ AVERAGES = ("average_sales_cycle_days", "average_deal_size")
 ROUNDED_TO_CENTS = 0.00500001
 
 
-@contextmanager
-def demo_sandbox(home: Path) -> Iterator[Sandbox]:
-    """`inprocess_pipeline.sandbox` for the demo-sized world (that one is scale 0.2)."""
-    settings = Settings.for_home(home)
-    world = World.generate(seed=SEED, start=START, days=DAYS, scale=SCALE)
-    truth = world.ground_truth(settings.reporting_currency, settings.reporting_timezone)
-    world.write_fx_overrides(settings.fx_rate_overrides_path)
-    with (
-        start_standins(world, token=TOKEN, rate_limits=False) as servers,
-        pytest.MonkeyPatch.context() as patch,
-    ):
-        for name, connection in servers.connections(TOKEN).items():
-            for key, value in environment_from_connection(
-                name.removesuffix("_default"), connection
-            ).items():
-                patch.setenv(key, value)
-        yield Sandbox(world, servers, settings, truth)
-
-
 @dataclass
 class Built:
     """The published warehouse after the pipeline, and the world's truths."""
@@ -91,7 +67,8 @@ class Built:
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
     """One history run over the whole world, published; the truth as of the world's end."""
-    with demo_sandbox(tmp_path_factory.mktemp("marts-truth")) as box:
+    home = tmp_path_factory.mktemp("marts-truth")
+    with sandbox(home, start=START, days=DAYS, seed=SEED, scale=SCALE) as box:
         # The stand-ins serve the CRMs as they are now: a record changed after a night's
         # window (a lead worked at 02:00 UTC on the morning after the last day, before the
         # world ends at the latest account-local midnight) waits for the next night. One
