@@ -674,18 +674,12 @@ def test_failing_data_test_raises_naming_the_node(
     built: tuple[Settings, DbtRunSummary], tmp_path: Path
 ) -> None:
     settings, _ = built
-    broken = dataclasses.replace(
-        settings, warehouse_path=tmp_path / "warehouse" / "reach2revenue.duckdb"
+    broken = _copy_with_hubspot_contacts(
+        settings,
+        tmp_path,
+        # id, email, names, country, source, utm_source/medium/campaign, times, archived
+        [("901", *[None] * 3, "France", *[None] * 4, *[_TS] * 4, "false")],
     )
-    broken.warehouse_path.parent.mkdir(parents=True)
-    shutil.copyfile(settings.warehouse_path, broken.warehouse_path)
-    with duckdb.connect(str(broken.warehouse_path)) as connection:
-        insert_raw(
-            connection,
-            "hubspot_contacts",
-            # id, email, names, country, source, utm_source/medium/campaign, times, archived
-            [("901", *[None] * 3, "France", *[None] * 4, *[_TS] * 4, "false")],
-        )
     with pytest.raises(DbtBuildError) as raised:
         dbt_build(broken, select="stg_hubspot__contacts")
     message = str(raised.value)
@@ -696,6 +690,35 @@ def test_failing_data_test_raises_naming_the_node(
     ]
     # the published-to-be warehouse of the module is untouched
     assert query(settings, "select count(*) from staging.stg_hubspot__contacts") == [(9,)]
+
+
+def test_null_in_a_required_column_fails_with_the_count_of_nulls(
+    built: tuple[Settings, DbtRunSummary], tmp_path: Path
+) -> None:
+    settings, _ = built
+    # Two contacts without an id: stg_hubspot__contacts.contact_id is required.
+    contact_without_id = (None, *[None] * 3, "France", *[None] * 4, *[_TS] * 4, "false")
+    broken = _copy_with_hubspot_contacts(settings, tmp_path, [contact_without_id] * 2)
+    with pytest.raises(DbtBuildError) as raised:
+        dbt_build(broken, select="stg_hubspot__contacts")
+    [failure] = raised.value.failures
+    assert failure.unique_id.split(".")[2] == "columns_not_null_stg_hubspot__contacts_contact_id"
+    assert failure.failures == 2  # nulls, summed over the listed columns
+    assert "Got 2 results" in (failure.message or "")
+
+
+def _copy_with_hubspot_contacts(
+    settings: Settings, tmp_path: Path, contacts: list[tuple]
+) -> Settings:
+    """Settings on a copy of the module's warehouse with ``contacts`` added to raw."""
+    copy = dataclasses.replace(
+        settings, warehouse_path=tmp_path / "warehouse" / "reach2revenue.duckdb"
+    )
+    copy.warehouse_path.parent.mkdir(parents=True)
+    shutil.copyfile(settings.warehouse_path, copy.warehouse_path)
+    with duckdb.connect(str(copy.warehouse_path)) as connection:
+        insert_raw(connection, "hubspot_contacts", contacts)
+    return copy
 
 
 def test_dbt_parse_writes_manifest(built: tuple[Settings, DbtRunSummary]) -> None:

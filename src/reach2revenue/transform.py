@@ -116,6 +116,7 @@ def dbt_build(
     select: str | None = None,
     full_refresh: bool = False,
     extra_vars: dict[str, Any] | None = None,
+    unit_tests: bool = True,
 ) -> DbtRunSummary:
     """Run ``dbt build`` (seeds, models, data tests, unit tests) on the warehouse.
 
@@ -124,6 +125,7 @@ def dbt_build(
         select: Optional dbt selection (``--select``), e.g. ``"+region_daily_performance"``.
         full_refresh: Pass ``--full-refresh`` (rebuild incremental models and seeds).
         extra_vars: Additional or overriding dbt vars.
+        unit_tests: Run the project's unit tests too (``False``: exclude them).
 
     Returns:
         Counts of passed nodes per kind, elapsed seconds and rows in the mart.
@@ -137,6 +139,8 @@ def dbt_build(
         args += ["--select", select]
     if full_refresh:
         args.append("--full-refresh")
+    if not unit_tests:
+        args += ["--exclude-resource-type", "unit_test"]
     started = time.monotonic()
     nodes = _invoke(settings, args, extra_vars)
     elapsed = round(time.monotonic() - started, 2)
