@@ -42,6 +42,7 @@ import pytest
 from reach2revenue import airflow_local, cli, verify
 from reach2revenue.airflow_local import AirflowClient, LocalAirflow, LocalAirflowConfig
 from reach2revenue.commands import EXIT_OK, EXIT_RUN_FAILED
+from reach2revenue.publish import FRESHNESS_MART, FRESHNESS_STAMP_COLUMNS
 from reach2revenue.sandbox.standins import start_standins
 from reach2revenue.sandbox.world import World
 from reach2revenue.settings import REPO_ROOT, Settings
@@ -123,7 +124,7 @@ def _wait_for_scheduled_run(client: AirflowClient, timeout: float = 180.0) -> di
 
 
 def _published_tables(path: Path) -> dict[str, list[tuple]]:
-    """Every published table's rows, sorted (the publication stamp is a comment, not data)."""
+    """Every published table's rows, sorted, without the build and publication stamps."""
     with duckdb.connect(str(path), read_only=True) as con:
         names = [
             f'"{schema}"."{table}"'
@@ -131,10 +132,17 @@ def _published_tables(path: Path) -> dict[str, list[tuple]]:
                 "select schema_name, table_name from duckdb_tables() order by 1, 2"
             ).fetchall()
         ]
-        return {
-            name: sorted(con.execute(f"select * from {name}").fetchall(), key=repr)
-            for name in names
-        }
+        tables = {}
+        for name in names:
+            # mart_freshness's stamps say when each copy was built and published.
+            exclude = (
+                f" exclude ({', '.join(FRESHNESS_STAMP_COLUMNS)})"
+                if name == f'"main"."{FRESHNESS_MART}"'
+                else ""
+            )
+            rows = con.execute(f"select *{exclude} from {name}").fetchall()
+            tables[name] = sorted(rows, key=repr)
+        return tables
 
 
 def _assert_ground_truth(settings: Settings, truth: list[dict]) -> None:

@@ -48,6 +48,9 @@ PUBLISH_FOLDER = "marts"
 PUBLICATION_ALIAS = "publication"
 # The mart telling analysts how fresh each mart is; publish stamps its published_at.
 FRESHNESS_MART = "mart_freshness"
+# Its columns that stamp a build or a publication, not data: two publications of the
+# same data differ only there.
+FRESHNESS_STAMP_COLUMNS = ("built_at", "published_at")
 # Column names that say "a person": never published, whatever the values look like.
 PERSONAL_COLUMN_NAME = re.compile(
     r"(^|_)(e_?mail|first_?name|last_?name|full_?name|given_name|family_name|"
