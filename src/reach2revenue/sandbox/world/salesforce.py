@@ -804,6 +804,10 @@ class _Account:
     domain: str
     is_customer: bool
     contacts: list[_Draft] = field(default_factory=list)
+    # min(c.created for c in contacts), kept as contacts are added: asking "has this
+    # account a contact before t" of every account per expansion made the generator
+    # quadratic in the world's size (issue 10: 320 s for a year at scale 10).
+    earliest_contact_created: datetime | None = None
 
 
 @dataclass
@@ -1006,6 +1010,9 @@ class _Generator:
         )
         draft.country_code = account.country
         account.contacts.append(draft)
+        earliest = account.earliest_contact_created
+        if earliest is None or draft.created < earliest:
+            account.earliest_contact_created = draft.created
         return draft
 
     def _campaigns(self) -> list[_Campaign]:
@@ -1383,7 +1390,11 @@ class _Generator:
         self, created: datetime, accounts: list[_Account], campaigns: list[_Campaign]
     ) -> None:
         rng = self.rng
-        candidates = [a for a in accounts if any(c.created < created for c in a.contacts)]
+        candidates = [
+            a
+            for a in accounts
+            if a.earliest_contact_created is not None and a.earliest_contact_created < created
+        ]
         if not candidates:
             return
         account = rng.choice(candidates)
