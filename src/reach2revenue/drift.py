@@ -19,6 +19,7 @@ so one failed run names every drifted field. The landed files are never touched.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 from collections.abc import Iterable, Iterator, Sequence
@@ -182,9 +183,10 @@ def example_text(record: Any) -> str:
 # --------------------------------------------------------------------------- JSON records
 
 
-def _segments(path: str) -> list[tuple[str, bool]]:
-    """``to[].toObjectId`` -> ``[("to", True), ("toObjectId", False)]`` (True: a list)."""
-    return [(part.removesuffix("[]"), part.endswith("[]")) for part in path.split(".")]
+@functools.cache  # a handful of declared paths, asked for every field of every record
+def _segments(path: str) -> tuple[tuple[str, bool], ...]:
+    """``to[].toObjectId`` -> ``(("to", True), ("toObjectId", False))`` (True: a list)."""
+    return tuple((part.removesuffix("[]"), part.endswith("[]")) for part in path.split("."))
 
 
 def _values(node: Any, segments: Sequence[tuple[str, bool]]) -> Iterator[tuple[bool, Any]]:
