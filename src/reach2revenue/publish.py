@@ -182,7 +182,9 @@ def publish_warehouse(settings: Settings | None = None) -> PublishSummary:
     target = settings.published_path
     target.parent.mkdir(parents=True, exist_ok=True)
     publication_id = secrets.token_hex(8)
-    published_at = datetime.now(UTC).replace(microsecond=0).isoformat()
+    # Whole microseconds, as mart_freshness.built_at has them: a publication cut to the
+    # second could read as earlier than a build that ended in the same second.
+    published_at = datetime.now(UTC).isoformat()
     draft = target.with_name(f".{target.name}.{os.getpid()}.{publication_id}.tmp")
     try:
         with duckdb.connect(str(source)) as con:
