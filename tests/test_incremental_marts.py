@@ -28,6 +28,7 @@ import yaml
 
 from inprocess_pipeline import Sandbox, sandbox
 from reach2revenue import verify
+from reach2revenue.publish import FRESHNESS_MART, FRESHNESS_STAMP_COLUMNS
 from reach2revenue.sandbox.world import STAGE_WON, Deal, World, parse_instant
 from reach2revenue.sources import dbt_union_vars
 from reach2revenue.transform import dbt_build
@@ -39,8 +40,9 @@ HISTORY_LAST_DAY = START + timedelta(days=DAYS - 2)
 NIGHTLY_DAY = START + timedelta(days=DAYS - 1)  # the world's last day
 AFTER_WORLD_DAY = START + timedelta(days=DAYS)  # the night after the world ends
 REPORTING_TZ = "Europe/Berlin"
-# Differs between any two builds by design: when the build ran.
-BUILD_TIME_COLUMNS = {"mart_freshness": {"built_at"}}
+# Differ between any two builds by design: when the build ran (and, in a published
+# copy, when it was published): the stamps publish itself declares.
+BUILD_TIME_COLUMNS = {FRESHNESS_MART: set(FRESHNESS_STAMP_COLUMNS)}
 
 Snapshot = dict[str, list[tuple[Any, ...]]]
 MARTS_DIR = Path(__file__).resolve().parents[1] / "dbt_project" / "models" / "marts"
