@@ -12,6 +12,7 @@ from reach2revenue.settings import REPO_ROOT
 EXAMPLES = """examples:
   r2r bench --scale 1                 # make bench: a mid-size advertiser, a year of history
   r2r bench --scale 0.05 --days 30    # a quick look
+  r2r bench --table s1.json s3.json s10.json   # runs side by side, growth per stage
 
 Writes every figure (per stage: seconds, CPU, peak RSS, rows/s; lower bounds; ratios; the
 core count) to --out as JSON and prints the table. Stand-ins run in a child process:
@@ -36,6 +37,14 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
         help="also run the nightly through `airflow dags test` to measure Airflow's overhead",
     )
     parser.add_argument("--out", type=Path, default=None, help="JSON (default: <home>/bench.json)")
+    parser.add_argument(
+        "--table",
+        type=Path,
+        nargs="+",
+        metavar="JSON",
+        help="print earlier runs' JSON files side by side as Markdown, with each stage's"
+        " growth exponent, and run nothing",
+    )
     return parser
 
 
@@ -44,6 +53,12 @@ def run(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from reach2revenue.bench import BenchConfig, run_bench, write_result
+
+    if args.table:
+        from reach2revenue.bench_table import load_results, markdown_table
+
+        print(markdown_table(load_results(args.table)), end="")
+        return EXIT_OK
 
     config = BenchConfig(
         scale=args.scale, days=args.days, seed=args.seed, home=args.home, airflow=args.airflow
