@@ -229,6 +229,7 @@ def run_demo(home: Path, *, days: int, scale: float, seed: int) -> int:
         last_day=nightly_day,
     )
     print_region_table(settings.published_path)
+    print_contribution_table(settings.published_path)
     counts = verify.table_row_counts(settings.warehouse_path)
     raw_rows = ", ".join(f"{name} {n:,}" for name, n in counts.items() if name.startswith("raw."))
     console.print(f"raw rows (build warehouse): {raw_rows}")
@@ -328,6 +329,37 @@ def print_region_table(path: Path) -> None:
             f"{row['deals_won']:,}",
             f"{row['revenue_won']:,.2f}",
             "-" if row["roas"] is None else f"{row['roas']:.2f}",
+        )
+    console.print(table)
+
+
+def print_contribution_table(path: Path) -> None:
+    """Marketing-sourced against sales-sourced won revenue per region (docs/attribution.md)."""
+    from reach2revenue.verify import contribution_summary
+
+    rows = contribution_summary(path)
+    if not rows or not rows[-1]["won_deals"]:
+        console.print("no won deals: no marketing-vs-sales contribution to show")
+        return
+    currency = rows[-1]["currency"]
+    table = Table(title="Won revenue: marketing-sourced, sales-sourced, marketing-influenced")
+    table.add_column("region")
+    for name in ("won deals", f"won revenue {currency}", "marketing-sourced", "sales-sourced"):
+        table.add_column(name, justify="right")
+    table.add_column("influenced", justify="right")
+
+    def percent(value: Any) -> str:
+        return "-" if value is None else f"{value:.1f} %"
+
+    for row in rows:
+        table.add_row(
+            row["region"],
+            f"{row['won_deals']:,}",
+            f"{row['won_revenue']:,.2f}",
+            percent(row["marketing_sourced_percent"]),
+            percent(row["sales_sourced_percent"]),
+            percent(row["marketing_influenced_percent"]),
+            end_section=row is rows[-2],
         )
     console.print(table)
 

@@ -134,6 +134,45 @@ def region_summary(path: Path) -> list[dict[str, Any]]:
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
+def contribution_summary(path: Path) -> list[dict[str, Any]]:
+    """Per region and in all, the won revenue marketing sourced, sales sourced and
+    marketing influenced, from the published contribution mart: the question the marts
+    answer, as the demo prints it. The "All" row comes last."""
+    with duckdb.connect(str(path), read_only=True) as con:
+        cursor = con.execute(
+            """
+            with totals as (
+                select
+                    coalesce(region, 'All') as region,
+                    grouping(region) as is_total,
+                    any_value(reporting_currency_code) as currency,
+                    sum(won_deals) as won_deals,
+                    sum(won_revenue) as won_revenue,
+                    sum(marketing_sourced_revenue) as marketing_sourced_revenue,
+                    sum(sales_sourced_revenue) as sales_sourced_revenue,
+                    sum(marketing_influenced_revenue) as marketing_influenced_revenue
+                from main.marketing_contribution_by_region_month
+                group by rollup (region)
+            )
+            select
+                region, currency, won_deals, won_revenue,
+                case when won_revenue > 0 then round(
+                    100 * marketing_sourced_revenue / won_revenue, 1) end
+                    as marketing_sourced_percent,
+                case when won_revenue > 0 then round(
+                    100 * sales_sourced_revenue / won_revenue, 1) end as sales_sourced_percent,
+                case when won_revenue > 0 then round(
+                    100 * marketing_influenced_revenue / won_revenue, 1) end
+                    as marketing_influenced_percent
+            from totals
+            where won_deals > 0 or is_total = 1
+            order by is_total, won_revenue desc, region
+            """
+        )
+        names = [column[0] for column in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
 def table_row_counts(path: Path) -> dict[str, int]:
     """Rows per raw table and mart in a warehouse file, read-only."""
     with duckdb.connect(str(path), read_only=True) as con:
