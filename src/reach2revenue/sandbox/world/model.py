@@ -114,7 +114,8 @@ def round_half_up(value: Decimal, places: str | Decimal = CENT) -> Decimal:
 def format_instant(instant: datetime) -> str:
     """Format an aware instant the way HubSpot does: UTC, milliseconds, ``Z``."""
     utc = instant.astimezone(UTC)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+    # isoformat is strftime's text here (4-digit years) at a fraction of its cost.
+    return utc.replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
 
 
 def parse_instant(value: str | int | float) -> datetime:

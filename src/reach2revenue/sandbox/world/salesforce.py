@@ -314,7 +314,8 @@ def salesforce_id(prefix: str, number: int) -> str:
 def format_datetime(instant: datetime) -> str:
     """An instant as the REST API writes it: UTC, milliseconds, ``+0000``."""
     utc = instant.astimezone(UTC)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}+0000"
+    # isoformat is strftime's text here (4-digit years) at a fraction of its cost.
+    return utc.replace(tzinfo=None).isoformat(timespec="milliseconds") + "+0000"
 
 
 def parse_datetime(text: str) -> datetime:
