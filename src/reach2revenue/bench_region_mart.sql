@@ -113,7 +113,7 @@ people as (
     from raw.hubspot_contacts
     union all
     select 'salesforce', contacts.id, coalesce(
-        accounts.billing_country_code,
+        nullif(upper(trim(accounts.billing_country_code)), ''),
         nullif(trim(accounts.billing_country), ''),
         contacts.mailing_country
     )
