@@ -30,6 +30,8 @@ from reach2revenue.http_client import (
     RetryPolicy,
     UndecodableBodyError,
     declared_charset,
+    record_exchanges,
+    run_concurrently,
 )
 from reach2revenue.landing import ExtractionWriter, partition_dir, safe_path_component
 from reach2revenue.sandbox.standins.meta_ads import MetaAdsServer
@@ -287,6 +289,89 @@ def test_usage_near_the_limit_paces_the_next_request(server: Scripted) -> None:
     api.get("x")
     assert slept and slept[0] == pytest.approx(0.5, abs=0.05)  # 90 % of 1 s, from 80 %
     assert api.pace_wait_seconds == pytest.approx(sum(slept))
+
+
+def test_pace_keys_keep_separate_budgets_apart(server: Scripted) -> None:
+    # Meta budgets calls per ad account: a nearly spent account paces only its own calls.
+    server.scripts["/spent"] = lambda h: send(h, 200, b"{}", headers={"X-Used": "0.9"})
+    server.scripts["/fresh"] = lambda h: send(h, 200, b"{}", headers={"X-Used": "0.1"})
+    slept: list[float] = []
+    api = client(
+        server, errors=ErrorPolicy(usage=_usage_from_headers), sleep=lambda s: slept.append(s)
+    )
+    api.get("spent", pace_key="1001")
+    api.get("fresh", pace_key="1002")
+    assert slept == []  # account 1002 is not held back by account 1001's usage
+    api.get("fresh", pace_key="1001")
+    assert len(slept) == 1 and slept[0] == pytest.approx(0.5, abs=0.05)
+
+
+# --------------------------------------------------------------------------- concurrency
+
+
+def test_run_concurrently_keeps_task_order_and_its_bound() -> None:
+    running, most = [0], [0]
+    lock = threading.Lock()
+
+    def task(n: int) -> int:
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        time.sleep(0.02)
+        with lock:
+            running[0] -= 1
+        return n
+
+    tasks = [lambda n=n: task(n) for n in range(12)]
+    assert run_concurrently(tasks, 3) == list(range(12))
+    assert most[0] == 3
+    most[0] = 0
+    assert run_concurrently(tasks, 1) == list(range(12)) and most[0] == 1
+
+
+def test_run_concurrently_runs_the_first_task_alone_and_stops_at_a_failure() -> None:
+    started: list[int] = []
+
+    def task(n: int) -> int:
+        started.append(n)
+        if n == 0:
+            raise ApiRequestError("testapi", "GET", "u", 401, "bad token")
+        return n
+
+    # A wrong token fails the first task before any other is started.
+    with pytest.raises(ApiRequestError):
+        run_concurrently([lambda n=n: task(n) for n in range(8)], 4)
+    assert started == [0]
+
+    started.clear()
+
+    def later_failure(n: int) -> int:
+        started.append(n)
+        if n == 1:
+            raise ApiRetryError("testapi", "GET", "u", 503, "down")
+        time.sleep(0.05)
+        return n
+
+    with pytest.raises(ApiRetryError):
+        run_concurrently([lambda n=n: later_failure(n) for n in range(40)], 2)
+    assert len(started) < 40  # what had not started when task 1 failed never starts
+
+
+def test_responses_count_their_tries_and_exchanges_record_the_headers_sent(
+    server: Scripted,
+) -> None:
+    answers = iter([503, 200])
+    server.scripts["/x"] = lambda h: send(h, next(answers), b"{}")
+    api = client(server)
+    api.session.headers["developer-token"] = "dev-token-1"
+    with record_exchanges() as exchanges:
+        response = api.get("x")
+    assert response.tries == 2 == api.request_count
+    # The session's own headers (a developer token, an API version) are part of what was
+    # sent: the bench's replay would be refused without them.
+    (exchange,) = exchanges
+    assert exchange.headers["developer-token"] == "dev-token-1"
+    assert exchange.headers["Authorization"] == f"Bearer {TOKEN}"
 
 
 # --------------------------------------------------------------------------- paths

@@ -46,12 +46,13 @@ import random
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.message import Message
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urljoin, urlsplit
 
 import requests
@@ -74,6 +75,11 @@ DEFAULT_REQUEST_DEADLINE = 600.0
 DEFAULT_EXTRACTION_DEADLINE = 2.5 * 3600
 EXTRACTION_DEADLINE_ENV = "R2R_EXTRACTION_DEADLINE_SECONDS"
 _CHUNK = 64 * 1024
+#: The most requests one client may have in flight at once (`run_concurrently` workers):
+#: its connection pool keeps this many connections, and sources validate their
+#: ``max_concurrency`` option against it.
+MAX_CONCURRENCY = 16
+_T = TypeVar("_T")
 
 
 def extraction_deadline_seconds() -> float:
@@ -245,12 +251,16 @@ class ApiResponse:
     """A successful response: body text as received, parsed JSON, redacted URL.
 
     ``data`` is None when a media type other than JSON was accepted (``accept=``).
+    ``tries``: requests sent for it, retries included. Extractions that share a client
+    across threads sum it to count their own requests (the client's ``request_count``
+    counts every thread's).
     """
 
     url: str
     status: int
     text: str
     data: Any
+    tries: int = 1
 
 
 # ------------------------------------------------------------------ deadline watchdog
@@ -409,6 +419,16 @@ class _Received:
     response: requests.Response
 
 
+@dataclass
+class _Pace:
+    """When the next request against one budget may go, and the spacing of requests the
+    budget's latest usage asks for (`RetryPolicy.pace`)."""
+
+    until: float = 0.0
+    spacing: float = 0.0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
 @dataclass(frozen=True)
 class Exchange:
     """One successful request as sent, for the bench's replay (kept in memory only: the
@@ -494,7 +514,9 @@ class ApiClient:
         self._clock = clock
         self._deadline_at = clock() + self.deadline_seconds
         self.session = session or requests.Session()
-        adapter = _WatchedAdapter()
+        # One pooled connection per concurrent worker (`run_concurrently`), so that
+        # concurrent requests reuse connections instead of opening and dropping them.
+        adapter = _WatchedAdapter(pool_maxsize=MAX_CONCURRENCY)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
         self.session.headers.update(
@@ -502,7 +524,10 @@ class ApiClient:
         )
         self._sleep = sleep
         self._origin = urlsplit(self.base_url)[:2]
-        self._pace_until = 0.0
+        # Threads of one extraction share the client (`run_concurrently`): the counters
+        # and the pacing state are updated under this lock.
+        self._counts_lock = threading.Lock()
+        self._paces: dict[str, _Pace] = {}
         self.request_count = 0
         self.retry_count = 0
         #: Throttles waited out (stated waits) and the seconds spent in them and in pacing.
@@ -551,12 +576,16 @@ class ApiClient:
         *,
         limiter: RateLimiter | None = None,
         accept: str | None = None,
+        pace_key: str = "",
     ) -> ApiResponse:
         """GET with retries; ``path_or_url`` may be a ``paging.next`` URL.
 
-        ``accept`` asks for a non-JSON media type (``text/csv``): see `request`.
+        ``accept`` asks for a non-JSON media type (``text/csv``), ``pace_key`` names the
+        budget the request counts against: see `request`.
         """
-        return self.request("GET", path_or_url, params=params, limiter=limiter, accept=accept)
+        return self.request(
+            "GET", path_or_url, params=params, limiter=limiter, accept=accept, pace_key=pace_key
+        )
 
     def pages(
         self,
@@ -565,18 +594,26 @@ class ApiClient:
         paginator: Paginator,
         *,
         limiter: RateLimiter | None = None,
+        pace_key: str = "",
     ) -> Iterator[ApiResponse]:
         """GET every page of a listing, as the API's ``paginator`` says where the next is."""
         url: str | None = path_or_url
         while url is not None:
-            response = self.get(url, params, limiter=limiter)
+            response = self.get(url, params, limiter=limiter, pace_key=pace_key)
             yield response
             step = paginator.next_page(url, params, response.data)
             url, params = (step.url, step.params) if step is not None else (None, None)
 
-    def post(self, path: str, json_body: Any, *, limiter: RateLimiter | None = None) -> ApiResponse:
-        """POST a JSON body with retries."""
-        return self.request("POST", path, json_body=json_body, limiter=limiter)
+    def post(
+        self,
+        path: str,
+        json_body: Any,
+        *,
+        limiter: RateLimiter | None = None,
+        pace_key: str = "",
+    ) -> ApiResponse:
+        """POST a JSON body with retries (``pace_key``: see `request`)."""
+        return self.request("POST", path, json_body=json_body, limiter=limiter, pace_key=pace_key)
 
     def request(
         self,
@@ -587,6 +624,7 @@ class ApiClient:
         json_body: Any = None,
         limiter: RateLimiter | None = None,
         accept: str | None = None,
+        pace_key: str = "",
     ) -> ApiResponse:
         """Send one logical request: retry transient failures per ``self.retry``, wait out
         stated throttles within the deadline, pace by the platform's usage.
@@ -594,6 +632,11 @@ class ApiClient:
         With ``accept`` (a media type other than JSON, e.g. ``text/csv``) that type is
         requested and a successful body is returned as text with ``data`` None, instead of
         being required to be JSON.
+
+        ``pace_key`` names the budget the request counts against when a platform keeps
+        one per account (Meta's Business-Use-Case limits are per ad account): the usage
+        an answer reports paces only later requests with the same key, so a nearly spent
+        account does not slow down the others running beside it. One key by default.
         """
         url = self.url(path_or_url)
         split = urlsplit(url)
@@ -622,11 +665,12 @@ class ApiClient:
         waits = 0  # stated throttles waited out
         shown_url = self.redact(url)
         while True:
-            self._await_pace()
+            self._await_pace(pace_key)
             if limiter is not None:
                 limiter.acquire()
             tries += 1
-            self.request_count += 1
+            with self._counts_lock:
+                self.request_count += 1
             try:
                 received = self._send(method, url, params, json_body, headers)
             except requests.exceptions.InvalidURL as exc:
@@ -660,23 +704,24 @@ class ApiClient:
             status = received.status
             if 200 <= status < 300:
                 if _EXCHANGES:
-                    exchange = Exchange(
-                        method, url, params, json_body, headers, len(received.content)
-                    )
+                    # The headers as sent: the session's (a developer token, an API
+                    # version) under this request's, or a replay would be refused.
+                    sent = {**self.session.headers, **headers}
+                    exchange = Exchange(method, url, params, json_body, sent, len(received.content))
                     with _EXCHANGES_LOCK:
                         for recorded in _EXCHANGES:
                             recorded.append(exchange)
                 text = self._decode(received, method, shown_url, tries)
                 hint = self._usage(status, received.headers, None)
-                self._plan_pace(hint)
+                self._plan_pace(hint, pace_key)
                 if accept is not None:
-                    return ApiResponse(shown_url, status, text, None)
+                    return ApiResponse(shown_url, status, text, None, tries)
                 body = _parse_json(text)
                 if body is None:
                     raise ApiRequestError(
                         self.platform, method, shown_url, status, "response is not JSON", tries
                     )
-                return ApiResponse(shown_url, status, text, body)
+                return ApiResponse(shown_url, status, text, body, tries)
 
             # Error bodies only feed messages and classification: decode leniently.
             charset = declared_charset(received.headers.get("Content-Type")) or "utf-8"
@@ -817,27 +862,43 @@ class ApiClient:
             self.last_usage = hint
         return hint
 
-    def _plan_pace(self, hint: UsageHint | None) -> None:
-        delay = self.retry.pace(hint)
-        if delay > 0:
-            self._pace_until = max(self._pace_until, self._clock() + delay)
+    def _pace(self, key: str) -> _Pace:
+        with self._counts_lock:
+            return self._paces.setdefault(key, _Pace())
 
-    def _await_pace(self) -> None:
-        delay = self._pace_until - self._clock()
-        if delay <= 0:
-            return
-        delay = min(delay, max(0.0, self.seconds_left))
-        usage = self.last_usage
-        log.info(
-            "%s: pacing %.2fs before the next request (%s used%s)",
-            self.platform,
-            delay,
-            f"{usage.used:.0%}" if usage and usage.used is not None else "budget",
-            f": {usage.note}" if usage and usage.note else "",
-        )
-        self._sleep(delay)
-        self.pace_wait_seconds += delay
-        self._pace_until = 0.0
+    def _plan_pace(self, hint: UsageHint | None, key: str = "") -> None:
+        delay = self.retry.pace(hint)
+        pace = self._pace(key)
+        with self._counts_lock:
+            # The latest usage sets the spacing of requests; a longer wait already
+            # planned (another thread's answer) stands.
+            pace.spacing = delay
+            if delay > 0:
+                pace.until = max(pace.until, self._clock() + delay)
+
+    def _await_pace(self, key: str = "") -> None:
+        pace = self._pace(key)
+        # Held while sleeping: the other threads of the extraction queue behind a pace
+        # instead of all sending into a budget that is nearly spent.
+        with pace.lock:
+            delay = pace.until - self._clock()
+            if delay <= 0:
+                return
+            delay = min(delay, max(0.0, self.seconds_left))
+            usage = self.last_usage
+            log.info(
+                "%s: pacing %.2fs before the next request (%s used%s)",
+                self.platform,
+                delay,
+                f"{usage.used:.0%}" if usage and usage.used is not None else "budget",
+                f": {usage.note}" if usage and usage.note else "",
+            )
+            self._sleep(delay)
+            with self._counts_lock:
+                self.pace_wait_seconds += delay
+                # Threads queued behind this pace go one spacing apart, not all at once
+                # into a budget that is nearly spent.
+                pace.until = self._clock() + pace.spacing if pace.spacing > 0 else 0.0
 
     def _ensure_fits(
         self, delay: float, method: str, url: str, status: int | None, reason: str, tries: int
@@ -863,9 +924,10 @@ class ApiClient:
         self._ensure_fits(stated, method, url, status, reason, tries)
         delay = self.retry.backoff(1, stated)
         self._ensure_fits(delay, method, url, status, reason, tries)
-        self.throttle_count += 1
-        self.retry_count += 1
-        self.throttle_wait_seconds += delay
+        with self._counts_lock:
+            self.throttle_count += 1
+            self.retry_count += 1
+            self.throttle_wait_seconds += delay
         log.warning(
             "%s: %s %s throttled (%s); waiting %.2fs as the platform asks (throttle %d)",
             self.platform,
@@ -889,7 +951,8 @@ class ApiClient:
     ) -> None:
         delay = self.retry.backoff(attempt, retry_after)
         self._ensure_fits(delay, method, url, status, reason, tries)
-        self.retry_count += 1
+        with self._counts_lock:
+            self.retry_count += 1
         log.warning(
             "%s: %s %s attempt %d/%d failed (%s); retrying in %.2fs",
             self.platform,
@@ -901,3 +964,34 @@ class ApiClient:
             delay,
         )
         self._sleep(delay)
+
+
+def run_concurrently(tasks: Sequence[Callable[[], _T]], workers: int) -> list[_T]:
+    """Run ``tasks`` on at most ``workers`` threads; return their results in task order.
+
+    For an extraction's independent requests (ad accounts, ranges of days) that the
+    platform lets run side by side: while one waits for the platform, another parses and
+    lands. The tasks share one `ApiClient`, so a stated throttle or a pace is honoured by
+    the task that met it and the pace by the others too. ``workers`` of 1 (or one task)
+    runs them in the calling thread, one after another. The first task runs alone before
+    the others start: a wrong token or setting then fails one request, not one per worker.
+
+    Raises:
+        Exception: the first task's failure; tasks not yet started are not started, and
+            the running ones are waited for (each lands whole or not at all: a directory
+            without a manifest is never loaded).
+    """
+    if workers <= 1 or len(tasks) <= 2:
+        return [task() for task in tasks]
+    first = tasks[0]()
+    with ThreadPoolExecutor(
+        max_workers=min(workers, len(tasks) - 1, MAX_CONCURRENCY), thread_name_prefix="r2r-extract"
+    ) as pool:
+        futures = [pool.submit(task) for task in tasks[1:]]
+        done, _ = wait(futures, return_when=FIRST_EXCEPTION)
+        errors = [f.exception() for f in futures if f in done and f.exception() is not None]
+        if errors:
+            for future in futures:
+                future.cancel()
+            raise errors[0]
+        return [first, *(future.result() for future in futures)]

@@ -155,6 +155,7 @@ class GoogleAdsClient(ApiClient):
         json_body: Any = None,
         limiter: RateLimiter | None = None,
         accept: str | None = None,
+        pace_key: str = "",
     ) -> ApiResponse:
         """`ApiClient.request`, failing at once with `QuotaExhaustedError` on a long wait."""
         before = self.request_count
@@ -166,6 +167,7 @@ class GoogleAdsClient(ApiClient):
                 json_body=json_body,
                 limiter=limiter,
                 accept=accept,
+                pace_key=pace_key,
             )
         except _WaitTooLong as wait:
             raise QuotaExhaustedError(
