@@ -14,6 +14,7 @@ import pytest
 from reach2revenue import cursors as state
 from reach2revenue import raw
 from reach2revenue.contracts import Credentials
+from reach2revenue.failures import ConfigurationError
 from reach2revenue.http_client import (
     ApiRequestError,
     ApiRetryError,
@@ -306,6 +307,52 @@ def test_gap_after_missed_runs_starts_at_the_cursor(
     assert report_days(tmp_path, START, START + timedelta(days=1), 0) == [START]
     load(con, tmp_path, extract(servers, tmp_path, START, START + timedelta(days=1)))
     assert state.read_cursor(tmp_path, "meta_ads", "insights").date() == START + timedelta(days=7)
+
+
+def test_a_history_lands_the_same_with_and_without_concurrency(
+    world: World, servers: StandinServers, tmp_path: Path
+) -> None:
+    accounts = ("1001", "1002", "1003")
+    end = START + timedelta(days=world.days)
+    landed = {}
+    for workers in (1, 3):
+        servers.reset_stats()
+        paths = extract_meta_ads(
+            creds(servers),
+            interval_start=START,
+            interval_end=end,
+            landing_dir=tmp_path / str(workers),
+            lookback_days=0,
+            page_limit=3,
+            chunk_days=2,
+            async_chunk_days=3,  # async jobs: 3 per account
+            sleep=lambda seconds: None,
+            account_ids=list(accounts),
+            retry=FAST_RETRY,
+            max_concurrency=workers,
+        )
+        manifests = [read_manifest(p) for p in paths]
+        # Account then day order, whatever order the jobs finished in.
+        assert [(m.params["account_id"], m.window_start) for m in manifests] == [
+            (account, (START + timedelta(days=first)).isoformat())
+            for account in accounts
+            for first in (0, 3, 6)
+        ]
+        # Each manifest counts its own requests, though the threads share one client.
+        assert sum(m.request_count for m in manifests) == servers.meta.stats()["total"]
+        con = duckdb.connect()
+        load(con, tmp_path / str(workers), paths)
+        landed[workers] = raw_rows(con)
+    days = [START + timedelta(days=n) for n in range(world.days)]
+    assert landed[1] == landed[3] == world_rows(world, accounts, days)
+
+
+def test_max_concurrency_is_an_option_within_bounds() -> None:
+    assert MetaAdsOptions(("1001",)).max_concurrency == 4
+    assert MetaAdsOptions(("1001",), max_concurrency=1).max_concurrency == 1
+    for bad in (0, 17):
+        with pytest.raises(ConfigurationError, match=r"max_concurrency must be 1\.\.16"):
+            MetaAdsOptions(("1001",), max_concurrency=bad)
 
 
 def test_redaction_and_throttle_classification() -> None:

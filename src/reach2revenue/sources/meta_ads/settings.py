@@ -40,6 +40,13 @@ INSIGHTS_FIELDS = tuple(
 DEFAULT_LOOKBACK_DAYS = 28
 #: The longest lookback accepted: a nightly re-read of more than a year is a mistake.
 MAX_LOOKBACK_DAYS = 366
+#: Threads paging and landing reports at once (option ``max_concurrency``). Meta budgets
+#: calls per ad account (Business-Use-Case limits) and runs async jobs side by side, so
+#: accounts and ranges need not wait for each other; every thread still honours the
+#: throttles and pacing of the shared client. The most accepted is the client's
+#: connection pool (``http_client.MAX_CONCURRENCY``).
+DEFAULT_MAX_CONCURRENCY = 4
+MAX_CONCURRENCY = 16
 
 
 @dataclass(frozen=True)
@@ -49,10 +56,13 @@ class MetaAdsOptions:
 
     ``lookback_days``: report days before the interval fetched again each run (default
     `DEFAULT_LOOKBACK_DAYS`); restated numbers replace the stored ones.
+    ``max_concurrency`` (``R2R_META_ADS_MAX_CONCURRENCY``): reports paged and landed at
+    once (default `DEFAULT_MAX_CONCURRENCY`; 1 runs them one after another).
     """
 
     account_ids: tuple[str, ...]
     lookback_days: int = DEFAULT_LOOKBACK_DAYS
+    max_concurrency: int = DEFAULT_MAX_CONCURRENCY
 
     def __post_init__(self) -> None:
         # People paste ids as Meta shows them ("act_1001"); the API path adds act_ itself.
@@ -63,4 +73,8 @@ class MetaAdsOptions:
         if not 0 <= self.lookback_days <= MAX_LOOKBACK_DAYS:
             raise ConfigurationError(
                 f"lookback_days must be 0..{MAX_LOOKBACK_DAYS} days, got {self.lookback_days}"
+            )
+        if not 1 <= self.max_concurrency <= MAX_CONCURRENCY:
+            raise ConfigurationError(
+                f"max_concurrency must be 1..{MAX_CONCURRENCY}, got {self.max_concurrency}"
             )
