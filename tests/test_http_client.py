@@ -306,6 +306,33 @@ def test_pace_keys_keep_separate_budgets_apart(server: Scripted) -> None:
     assert len(slept) == 1 and slept[0] == pytest.approx(0.5, abs=0.05)
 
 
+def test_a_throttle_without_a_stated_wait_holds_back_its_budget(server: Scripted) -> None:
+    # LinkedIn's 429 states no wait: the backoff holds every request against the same
+    # budget (pace key), so threads sharing it do not each keep hitting it meanwhile.
+    answers = iter([429, 200])
+    hits: dict[str, float] = {}
+
+    def answer(path: str, status: Callable[[], int]) -> Script:
+        def script(handler: BaseHTTPRequestHandler) -> None:
+            hits.setdefault(path, time.monotonic())
+            send(handler, status(), b"{}")
+
+        return script
+
+    server.scripts["/x"] = answer("/x", lambda: next(answers))
+    server.scripts["/y"] = answer("/y", lambda: 200)
+    server.scripts["/z"] = answer("/z", lambda: 200)
+    api = client(server, retry=RetryPolicy(max_attempts=3, base_delay=0.4, jitter=0.0))
+    throttled = threading.Thread(target=lambda: api.get("x", pace_key="app"))
+    throttled.start()
+    time.sleep(0.1)  # the 429 has been answered; its backoff runs
+    api.get("z", pace_key="other")  # another budget: not held back
+    api.get("y", pace_key="app")  # the same budget: held until the backoff ends
+    throttled.join()
+    assert hits["/z"] - hits["/x"] < 0.3
+    assert hits["/y"] - hits["/x"] >= 0.35
+
+
 # --------------------------------------------------------------------------- concurrency
 
 

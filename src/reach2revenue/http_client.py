@@ -611,9 +611,12 @@ class ApiClient:
         *,
         limiter: RateLimiter | None = None,
         pace_key: str = "",
+        parse: bool = True,
     ) -> ApiResponse:
-        """POST a JSON body with retries (``pace_key``: see `request`)."""
-        return self.request("POST", path, json_body=json_body, limiter=limiter, pace_key=pace_key)
+        """POST a JSON body with retries (``pace_key``, ``parse``: see `request`)."""
+        return self.request(
+            "POST", path, json_body=json_body, limiter=limiter, pace_key=pace_key, parse=parse
+        )
 
     def request(
         self,
@@ -625,13 +628,16 @@ class ApiClient:
         limiter: RateLimiter | None = None,
         accept: str | None = None,
         pace_key: str = "",
+        parse: bool = True,
     ) -> ApiResponse:
         """Send one logical request: retry transient failures per ``self.retry``, wait out
         stated throttles within the deadline, pace by the platform's usage.
 
         With ``accept`` (a media type other than JSON, e.g. ``text/csv``) that type is
         requested and a successful body is returned as text with ``data`` None, instead of
-        being required to be JSON.
+        being required to be JSON. ``parse=False`` returns a JSON body as text too (``data``
+        None), for a caller that reads it piece by piece (a searchStream's batches one at a
+        time, not the whole answer as objects at once).
 
         ``pace_key`` names the budget the request counts against when a platform keeps
         one per account (Meta's Business-Use-Case limits are per ad account): the usage
@@ -714,7 +720,7 @@ class ApiClient:
                 text = self._decode(received, method, shown_url, tries)
                 hint = self._usage(status, received.headers, None)
                 self._plan_pace(hint, pace_key)
-                if accept is not None:
+                if accept is not None or not parse:
                     return ApiResponse(shown_url, status, text, None, tries)
                 body = _parse_json(text)
                 if body is None:
@@ -755,7 +761,16 @@ class ApiClient:
             attempt += 1
             if attempt >= self.retry.max_attempts:
                 raise ApiRetryError(self.platform, method, shown_url, status, message, tries)
-            self._wait(attempt, stated, method, shown_url, reason, tries, status)
+            self._wait(
+                attempt,
+                stated,
+                method,
+                shown_url,
+                reason,
+                tries,
+                status,
+                hold=pace_key if throttled else None,
+            )
 
     # ----------------------------------------------------------------- one attempt
 
@@ -948,11 +963,19 @@ class ApiClient:
         reason: str,
         tries: int,
         status: int | None = None,
+        hold: str | None = None,
     ) -> None:
+        """Back off before the next attempt; ``hold`` (a pace key) holds back the other
+        threads' requests against that budget as long: a throttle is the budget's state,
+        not this request's, and threads retrying on their own would each keep hitting it.
+        """
         delay = self.retry.backoff(attempt, retry_after)
         self._ensure_fits(delay, method, url, status, reason, tries)
         with self._counts_lock:
             self.retry_count += 1
+            if hold is not None:
+                pace = self._paces.setdefault(hold, _Pace())
+                pace.until = max(pace.until, self._clock() + delay)
         log.warning(
             "%s: %s %s attempt %d/%d failed (%s); retrying in %.2fs",
             self.platform,

@@ -22,7 +22,13 @@ from reach2revenue import quality, raw
 from reach2revenue.contracts import Credentials
 from reach2revenue.credentials import CredentialsError, get_credentials
 from reach2revenue.flattening import raw_text
-from reach2revenue.http_client import ApiRequestError, ApiRetryError, RetryPolicy
+from reach2revenue.http_client import (
+    ApiClient,
+    ApiRequestError,
+    ApiResponse,
+    ApiRetryError,
+    RetryPolicy,
+)
 from reach2revenue.landing import read_manifest
 from reach2revenue.quality import DataQualityError, validate_batch
 from reach2revenue.sandbox.standins._http import Request, Response, StandinServer
@@ -38,6 +44,7 @@ from reach2revenue.sandbox.world.google_ads import (
     spend_of,
 )
 from reach2revenue.sources.google_ads import SOURCE
+from reach2revenue.sources.google_ads import extract as google_extract
 from reach2revenue.sources.google_ads.errors import (
     is_throttle,
     message,
@@ -48,8 +55,10 @@ from reach2revenue.sources.google_ads.extract import (
     GOOGLE_ADS_API_VERSION,
     QuotaExhaustedError,
     extract_google_ads,
+    next_range_days,
     report_days,
     report_query,
+    stream_results,
 )
 from reach2revenue.sources.google_ads.geo_targets import (
     GEO_TARGETS_SEED,
@@ -270,6 +279,83 @@ def test_streams_and_ranges_reassemble_exactly_the_parts_rows(
     for path in tmp_path.rglob("*.json"):
         text = path.read_text()
         assert TOKEN not in text and DEVELOPER_TOKEN not in text
+
+
+def test_ranges_are_sized_from_the_rows_streamed_and_customers_run_side_by_side(
+    part: GoogleAdsPart, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    customers = customer_ids(part, 3)
+    per_day = len(part_rows(part, customers[:1], days_from(START, DAYS))) / DAYS
+    # A first range of 2 days, then ranges of about 3 days of the first customer's rows.
+    monkeypatch.setattr(google_extract, "CHUNK_DAYS", 2)
+    monkeypatch.setattr(google_extract, "STREAM_ROW_BUDGET", round(3 * per_day))
+    server = GoogleAdsServer(
+        part,
+        token=TOKEN,
+        developer_tokens={DEVELOPER_TOKEN: "BASIC"},
+        clock=after_end(part),
+        rate_limits=False,
+    ).start()
+    landed = {}
+    try:
+        for workers in (1, 3):
+            server.reset_stats()
+            paths = extract_google_ads(
+                creds(server, part),
+                interval_start=START,
+                interval_end=START + timedelta(days=DAYS),
+                landing_dir=tmp_path / str(workers),
+                lookback_days=0,
+                customer_ids=customers,
+                retry=FAST_RETRY,
+                max_concurrency=workers,
+            )
+            manifests = [read_manifest(p) for p in paths]
+            assert sum(m.request_count for m in manifests) == server.stats()["total"]
+            # Customer then day order; each customer's ranges cover every day once, the
+            # first 2 days long and the later ones sized from the rows seen.
+            assert [m.params["customer_id"] for m in manifests] == sorted(
+                (m.params["customer_id"] for m in manifests), key=customers.index
+            )
+            for customer in customers:
+                ranges = [
+                    (m.window_start, m.window_end)
+                    for m in manifests
+                    if m.params["customer_id"] == customer
+                ]
+                assert ranges[0] == (START.isoformat(), (START + timedelta(days=2)).isoformat())
+                assert [start for start, _ in ranges[1:]] == [end for _, end in ranges[:-1]]
+                assert ranges[-1][1] == (START + timedelta(days=DAYS)).isoformat()
+                assert 2 < len(ranges) < DAYS
+            con = duckdb.connect()
+            load(con, tmp_path / str(workers), paths)
+            landed[workers] = raw_rows(con)
+    finally:
+        server.stop()
+    assert landed[1] == landed[3] == part_rows(part, customers, days_from(START, DAYS))
+
+
+def test_range_sizing_and_stream_reading() -> None:
+    assert next_range_days(0, 0) == google_extract.CHUNK_DAYS
+    assert next_range_days(0, 31) == google_extract.MAX_CHUNK_DAYS  # nothing streamed yet
+    assert next_range_days(31_000, 31) == google_extract.STREAM_ROW_BUDGET // 1000
+    assert next_range_days(10**9, 1) == 1
+
+    api = ApiClient("google_ads", "http://127.0.0.1:9", "t")
+
+    def rows(text: str) -> int:
+        return stream_results(api, ApiResponse("u", 200, text, None))
+
+    assert rows('[{"results": [{}, {}]}, {"fieldMask": "x"}, {"results": [{}]}]') == 3
+    assert rows(" [ ] ") == 0
+    with pytest.raises(ApiRequestError, match="a JSON object, not an array of batches"):
+        rows('{"results": []}')
+    for broken in ('[{"results": []}', '[{"results": []}] x', "{", ""):
+        with pytest.raises(ApiRequestError, match="response is not JSON"):
+            rows(broken)
+    failed = '[{"results": [{}]}, {"error": {"code": 500, "message": "stream broke"}}]'
+    with pytest.raises(ApiRequestError, match="stream broke"):
+        rows(failed)
 
 
 def test_search_pages_with_next_page_token_and_rejects_page_size(part: GoogleAdsPart) -> None:

@@ -80,10 +80,15 @@ def normalize_customer_id(value: str) -> str:
 #: Conversions (the mart's leads) restate: Google reports a conversion on the day of the
 #: click that led to it, up to the conversion window later (30 days by default), and cost
 #: is corrected for invalid clicks after the fact. 30 days plus the run's day are one
-#: searchStream per customer and night (``CHUNK_DAYS`` 31): the same quota as one day.
+#: searchStream per customer and night (``extract.CHUNK_DAYS`` 92): the same quota as one day.
 DEFAULT_LOOKBACK_DAYS = 30
 #: The longest lookback accepted: a nightly re-read of more than a year is a mistake.
 MAX_LOOKBACK_DAYS = 366
+#: Customers extracted at once (option ``max_concurrency``): Google's short-term limits
+#: are per customer, and a request costs one operation of the quota whatever runs beside
+#: it. The most accepted is the client's connection pool (``http_client.MAX_CONCURRENCY``).
+DEFAULT_MAX_CONCURRENCY = 4
+MAX_CONCURRENCY = 16
 
 
 @dataclass(frozen=True)
@@ -96,13 +101,16 @@ class GoogleAdsOptions:
     errors and logs. ``login_customer_id``: the manager account the OAuth user reaches the
     clients through (``login-customer-id`` header); empty when the user has direct access.
     ``lookback_days``: report days before the interval fetched again each run (default
-    `DEFAULT_LOOKBACK_DAYS`); restated days replace the stored ones.
+    `DEFAULT_LOOKBACK_DAYS`); restated days replace the stored ones. ``max_concurrency``:
+    customers extracted at once (default `DEFAULT_MAX_CONCURRENCY`; 1 takes them one
+    after another).
     """
 
     customer_ids: tuple[str, ...]
     developer_token: str = field(default="", repr=False)
     login_customer_id: str = ""
     lookback_days: int = DEFAULT_LOOKBACK_DAYS
+    max_concurrency: int = DEFAULT_MAX_CONCURRENCY
 
     def __post_init__(self) -> None:
         ids = tuple(dict.fromkeys(normalize_customer_id(i) for i in self.customer_ids if i.strip()))
@@ -124,6 +132,10 @@ class GoogleAdsOptions:
         if not 0 <= self.lookback_days <= MAX_LOOKBACK_DAYS:
             raise ConfigurationError(
                 f"lookback_days must be 0..{MAX_LOOKBACK_DAYS} days, got {self.lookback_days}"
+            )
+        if not 1 <= self.max_concurrency <= MAX_CONCURRENCY:
+            raise ConfigurationError(
+                f"max_concurrency must be 1..{MAX_CONCURRENCY}, got {self.max_concurrency}"
             )
         object.__setattr__(self, "customer_ids", ids)
         object.__setattr__(self, "developer_token", self.developer_token.strip())
