@@ -25,6 +25,7 @@ import reach2revenue.sources.linkedin_ads.extract as linkedin_extract
 from reach2revenue import cursors, raw
 from reach2revenue.contracts import Credentials
 from reach2revenue.credentials import CredentialsError, get_credentials, parse_options
+from reach2revenue.failures import ConfigurationError
 from reach2revenue.http_client import ApiRequestError, ApiRetryError, RetryPolicy
 from reach2revenue.landing import Manifest, read_manifest, write_manifest, write_page
 from reach2revenue.quality import DataQualityError, validate_batch
@@ -311,6 +312,52 @@ def test_capped_slice_is_split_and_asked_again(part: LinkedInAdsPart, tmp_path: 
     con = duckdb.connect()
     load(con, tmp_path, paths)
     assert raw_rows(con) == part_rows(part, account=account)
+
+
+def test_later_slices_are_sized_from_the_answers(part: LinkedInAdsPart, tmp_path: Path) -> None:
+    account, most_in_a_day = busiest_account(part)
+    cap = 8 * most_in_a_day  # any 7 days fit
+    with serve(part, element_cap=cap) as server:
+        # An estimate of a whole cap a day plans one day a slice; the answers show better.
+        paths = extract(
+            server,
+            tmp_path,
+            START,
+            day(DAYS),
+            account_ids=[account],
+            element_cap=cap,
+            countries_per_campaign=cap,
+        )
+    (analytics,) = [read_manifest(p) for p in paths if "ad_analytics" in str(p)]
+    requests = analytics.params["requests"]
+    assert (requests[0]["start"], requests[0]["end"]) == (START.isoformat(), START.isoformat())
+    assert 1 < len(requests) < DAYS and not analytics.params["splits"]
+    covered = [d for r in requests for d in _days(r["start"], r["end"])]
+    assert covered == [day(n).isoformat() for n in range(DAYS)]
+    con = duckdb.connect()
+    load(con, tmp_path, paths)
+    assert raw_rows(con) == part_rows(part, account=account)
+
+
+def test_accounts_land_the_same_side_by_side(
+    part: LinkedInAdsPart, server: LinkedInAdsServer, tmp_path: Path
+) -> None:
+    landed = {}
+    for workers in (1, 3):
+        server.reset_stats()
+        paths = extract(server, tmp_path / str(workers), START, day(DAYS), max_concurrency=workers)
+        manifests = [read_manifest(p) for p in paths]
+        assert [m.entity for m in manifests] == ["ad_accounts"] + [
+            entity for _ in part.accounts for entity in ("campaigns", "ad_analytics")
+        ]
+        assert sum(m.request_count for m in manifests) == server.stats()["total"]
+        con = duckdb.connect()
+        load(con, tmp_path / str(workers), paths)
+        landed[workers] = raw_rows(con)
+    assert landed[1] == landed[3] == part_rows(part)
+    assert LinkedInAdsOptions(("1",)).max_concurrency == 1
+    with pytest.raises(ConfigurationError, match=r"max_concurrency must be 1\.\.16"):
+        LinkedInAdsOptions(("1",), max_concurrency=0)
 
 
 def _days(start: str, end: str) -> list[str]:

@@ -16,8 +16,12 @@ Every request carries ``Authorization: Bearer``, ``LinkedIn-Version: YYYYMM`` an
 3. ``GET /rest/adAnalytics?q=statistics&pivots=List(CAMPAIGN,MEMBER_COUNTRY_V2)
    &timeGranularity=DAILY&dateRange=(start:(...),end:(...))&accounts=List(<urn>)&fields=...``
    (entity ``ad_analytics``, one extraction per account and range of at most
-   ``chunk_days`` days, window ``[first day, last day + 1)``, so the loader replaces exactly
-   those account-days, days without rows included).
+   ``chunk_days`` days (`CHUNK_DAYS`, a year), window ``[first day, last day + 1)``, so the
+   loader replaces exactly those account-days, days without rows included).
+
+Accounts may be extracted side by side on ``max_concurrency`` threads (option, default 1:
+one after another, see `settings.DEFAULT_MAX_CONCURRENCY`) sharing one client, each
+account's requests one after another.
 
 Why the statistics finder: it pivots by up to three dimensions, so one request returns
 campaign x member country x day. The analytics finder takes one pivot; the same data
@@ -25,11 +29,13 @@ would take one request per campaign (``campaigns=List(<one>)``, ``pivot=MEMBER_C
 and slice, against request quotas LinkedIn does not publish.
 
 adAnalytics has no paging and silently stops at 15,000 elements. Each range is therefore
-cut into slices sized from an estimate (campaigns running in the range x
-``countries_per_campaign`` elements a day, filling at most 80% of the cap), and an answer
-with as many elements as the cap is taken as cut off: that slice is split in two and asked
-again, down to single days; a single day still at the cap fails with `ElementCapError`.
-Cut-off answers are not landed; the manifest lists every request with its element count.
+cut into slices sized to fill at most 80% of the cap: the first from an estimate
+(campaigns running in the range x ``countries_per_campaign`` elements a day), the later
+ones from the densest answer so far (twice its elements a day), so a quiet account takes
+a few wide requests. An answer with as many elements as the cap is taken as cut off: that
+slice is split in two and asked again, down to single days; a single day still at the cap
+fails with `ElementCapError`. Cut-off answers are not landed; the manifest lists every
+request with its element count.
 
 Facts taken as given (``docs`` and vendor notes, see api-shapes.md section 3):
 
@@ -54,6 +60,7 @@ import math
 from collections import deque
 from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime, time, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -61,7 +68,13 @@ from reach2revenue import cursors
 from reach2revenue.contracts import Credentials
 from reach2revenue.cursors import day_ranges
 from reach2revenue.failures import ConfigurationError
-from reach2revenue.http_client import ApiClient, ApiRequestError, ApiResponse, RetryPolicy
+from reach2revenue.http_client import (
+    ApiClient,
+    ApiRequestError,
+    ApiResponse,
+    RetryPolicy,
+    run_concurrently,
+)
 from reach2revenue.landing import (
     Manifest,
     extraction_stamp,
@@ -86,6 +99,7 @@ from reach2revenue.sources.linkedin_ads.settings import (
     CAMPAIGN_STATUSES,
     DEFAULT_API_VERSION,
     DEFAULT_LOOKBACK_DAYS,
+    DEFAULT_MAX_CONCURRENCY,
     ELEMENT_CAP,
     PIVOTS,
     RESTLI_PROTOCOL_VERSION,
@@ -102,6 +116,13 @@ ANALYTICS_ENDPOINT = "rest/adAnalytics"
 COUNTRIES_PER_CAMPAIGN = 60
 #: Share of the element cap a planned slice is sized to fill.
 SLICE_HEADROOM = 0.8
+#: A slice after the first is sized for this many times the most elements a day seen so
+#: far: later days may be busier (new campaigns); a slice that still comes back at the
+#: cap is split and asked again.
+DENSITY_HEADROOM = 2.0
+#: Report days per analytics extraction (one manifest): each is sliced below the element
+#: cap anyway, so a history is one extraction per account and year.
+CHUNK_DAYS = 366
 
 
 class ElementCapError(ApiRequestError):
@@ -226,7 +247,13 @@ class _Extraction:
         )
         self.pages: list[str] = []
         self.records = 0
-        self._requests_before = client.request_count
+        # Counted per extraction: the threads of other accounts share the client.
+        self.requests = 0
+
+    def count(self, response: ApiResponse) -> ApiResponse:
+        """Count a response's requests (retries included) as this extraction's."""
+        self.requests += response.tries
+        return response
 
     def add(self, text: str, records: int) -> str:
         name = write_page(self.directory, len(self.pages) + 1, text, self.client.secrets)
@@ -245,7 +272,7 @@ class _Extraction:
             extracted_at=iso_utc(self.extracted_at),
             pages=self.pages,
             record_count=self.records,
-            request_count=self.client.request_count - self._requests_before,
+            request_count=self.requests,
             params=params,
         )
         return write_manifest(self.directory, manifest)
@@ -272,7 +299,7 @@ def extract_ad_accounts(
     extraction = _Extraction(client, landing_dir, "ad_accounts", first, last)
     accounts: dict[str, dict[str, Any]] = {}
     for account_id in account_ids:
-        response = client.get(f"rest/adAccounts/{account_id}")
+        response = extraction.count(client.get(f"rest/adAccounts/{account_id}"))
         extraction.add(response.text, 1)
         accounts[account_id] = _data(response)
     manifest = extraction.finish(
@@ -285,11 +312,13 @@ def extract_ad_accounts(
     return manifest, accounts
 
 
-def _campaign_pages(client: ApiClient, account_id: str) -> Iterator[tuple[str, list[Any]]]:
+def _campaign_pages(
+    client: ApiClient, account_id: str, extraction: _Extraction
+) -> Iterator[tuple[str, list[Any]]]:
     token: str | None = None
     while True:
-        response = client.get(
-            f"rest/adAccounts/{account_id}/adCampaigns?{campaign_search_query(token)}"
+        response = extraction.count(
+            client.get(f"rest/adAccounts/{account_id}/adCampaigns?{campaign_search_query(token)}")
         )
         data = _data(response)
         elements = list(data.get("elements") or [])
@@ -311,7 +340,7 @@ def extract_campaigns(
     """Land every campaign of one account (all statuses); return the manifest and them."""
     extraction = _Extraction(client, landing_dir, "campaigns", first, last, account_id)
     campaigns: list[dict[str, Any]] = []
-    for text, elements in _campaign_pages(client, account_id):
+    for text, elements in _campaign_pages(client, account_id, extraction):
         extraction.add(text, len(elements))
         campaigns.extend(e for e in elements if isinstance(e, dict))
     manifest = extraction.finish(
@@ -343,17 +372,34 @@ def extract_analytics_range(
     element cap; a cut-off slice is split in two and asked again (``stats["splits"]``
     counts the splits).
 
+    The first slice is sized from ``elements_per_day`` (an estimate from the campaigns);
+    each later one from the densest answer seen so far (elements a day, times
+    `DENSITY_HEADROOM`), so an account with a few countries a day is read in a few long
+    slices, not in as many as the estimate would plan.
+
     Raises:
         ElementCapError: a single day came back at the cap.
     """
     extraction = _Extraction(client, landing_dir, "ad_analytics", first, last, account_id)
     requests_made: list[dict[str, Any]] = []
-    pending = deque(slice_days(first, last, elements_per_day, element_cap))
-    while pending:
-        since, until = pending.popleft()
+    pending: deque[tuple[date, date]] = deque()  # halves of a cut-off slice, asked first
+    next_day = first  # the first day no slice has been planned for
+    densest: float | None = None
+    while pending or next_day <= last:
+        if pending:
+            since, until = pending.popleft()
+        else:
+            per_day = (
+                elements_per_day
+                if densest is None
+                else max(1, math.ceil(densest * DENSITY_HEADROOM))
+            )
+            since, until = slice_days(next_day, last, per_day, element_cap)[0]
+            next_day = until + timedelta(days=1)
         path = f"{ANALYTICS_ENDPOINT}?{analytics_query(account_id, since, until)}"
-        response = client.get(path)
-        elements = list(_data(response).get("elements") or [])
+        response = extraction.count(client.get(path))
+        elements = _data(response).get("elements") or []
+        densest = max(densest or 0.0, len(elements) / ((until - since).days + 1))
         asked = {"start": since.isoformat(), "end": until.isoformat(), "elements": len(elements)}
         if len(elements) >= element_cap:
             requests_made.append(asked | {"capped": True, "page": None})
@@ -428,13 +474,14 @@ def extract_linkedin_ads(
     interval_end: date,
     landing_dir: Path,
     lookback_days: int | None = None,
-    chunk_days: int = 31,
+    chunk_days: int = CHUNK_DAYS,
     element_cap: int = ELEMENT_CAP,
     countries_per_campaign: int = COUNTRIES_PER_CAMPAIGN,
     account_ids: Sequence[str] | None = None,
     api_version: str | None = None,
     retry: RetryPolicy | None = None,
     client: ApiClient | None = None,
+    max_concurrency: int | None = None,
 ) -> list[Path]:
     """Land accounts, campaigns and analytics for ``[interval_start - lookback,
     interval_end)``; return the manifests (accounts, then per account its campaigns and
@@ -454,6 +501,9 @@ def extract_linkedin_ads(
         api_version: Overrides the options' ``LinkedIn-Version``.
         retry: Retry policy (tests use tiny delays).
         client: A ready client (tests); otherwise one is built from ``creds``.
+        max_concurrency: Accounts extracted at once (each account's campaigns and
+            analytics one after another); None takes the option ``max_concurrency``
+            (default 1).
     """
     if account_ids is not None:
         accounts = [str(a).removeprefix(ACCOUNT_URN_PREFIX) for a in account_ids]
@@ -468,6 +518,8 @@ def extract_linkedin_ads(
     landing_dir = Path(landing_dir)
     if lookback_days is None:
         lookback_days = int(getattr(creds.options, "lookback_days", DEFAULT_LOOKBACK_DAYS))
+    if max_concurrency is None:
+        max_concurrency = int(getattr(creds.options, "max_concurrency", DEFAULT_MAX_CONCURRENCY))
     days = report_days(landing_dir, interval_start, interval_end, lookback_days)
     if not days:
         return []
@@ -475,26 +527,23 @@ def extract_linkedin_ads(
     own_client = client is None
     api = client or linkedin_client(creds, version, retry=retry)
     _set_headers(api, version)
-    manifests: list[Path] = []
-    stats: dict[str, int] = {}
-    try:
-        path, _ = extract_ad_accounts(
-            api, accounts, landing_dir=landing_dir, first=first, last=last, api_version=version
+    splits: list[int] = []
+
+    def account_extractions(account_id: str) -> list[Path]:
+        path, campaigns = extract_campaigns(
+            api,
+            account_id,
+            landing_dir=landing_dir,
+            first=first,
+            last=last,
+            api_version=version,
         )
-        manifests.append(path)
-        for account_id in accounts:
-            path, campaigns = extract_campaigns(
-                api,
-                account_id,
-                landing_dir=landing_dir,
-                first=first,
-                last=last,
-                api_version=version,
-            )
-            manifests.append(path)
-            for since, until in day_ranges(days, chunk_days):
-                estimate = running_campaigns(campaigns, since, until) * countries_per_campaign
-                path = extract_analytics_range(
+        paths = [path]
+        stats: dict[str, int] = {}
+        for since, until in day_ranges(days, chunk_days):
+            estimate = running_campaigns(campaigns, since, until) * countries_per_campaign
+            paths.append(
+                extract_analytics_range(
                     api,
                     account_id,
                     since,
@@ -505,7 +554,19 @@ def extract_linkedin_ads(
                     element_cap=element_cap,
                     stats=stats,
                 )
-                manifests.append(path)
+            )
+        splits.append(stats.get("splits", 0))
+        return paths
+
+    try:
+        path, _ = extract_ad_accounts(
+            api, accounts, landing_dir=landing_dir, first=first, last=last, api_version=version
+        )
+        per_account = run_concurrently(
+            [partial(account_extractions, account_id) for account_id in accounts],
+            max_concurrency,
+        )
+        manifests = [path, *(p for paths in per_account for p in paths)]
     finally:
         if own_client:
             api.close()
@@ -517,6 +578,6 @@ def extract_linkedin_ads(
         last,
         api.request_count,
         api.retry_count,
-        stats.get("splits", 0),
+        sum(splits),
     )
     return manifests

@@ -107,10 +107,19 @@ _VERSION = re.compile(r"^[0-9]{4}(?:0[1-9]|1[0-2])(?:\.[0-9]{2})?$")
 #: LinkedIn restates recent days (member-demographic metrics arrive 12-24 h late, leads
 #: and conversions are attributed back), and connector vendors re-pull 30 days
 #: (api-shapes.md §3). 30 days plus the run's day are one analytics extraction per account
-#: and night (``chunk_days`` 31), sliced further only below the 15,000-element cap.
+#: and night (``extract.CHUNK_DAYS``, a year), sliced further only below the 15,000-element
+#: cap.
 DEFAULT_LOOKBACK_DAYS = 30
 #: The longest lookback accepted: a nightly re-read of more than a year is a mistake.
 MAX_LOOKBACK_DAYS = 366
+#: Accounts extracted at once (option ``max_concurrency``), each its campaigns and then
+#: its analytics. One by default: LinkedIn's limits are per application and day, not per
+#: account, and its 429 states no wait, so threads would only compete for one budget; and
+#: with slices sized to the data a year of an account is a few requests. More helps where
+#: the platform is slow to answer and the budget is wide. The most accepted is the
+#: client's connection pool (``http_client.MAX_CONCURRENCY``).
+DEFAULT_MAX_CONCURRENCY = 1
+MAX_CONCURRENCY = 16
 
 
 @dataclass(frozen=True)
@@ -122,12 +131,14 @@ class LinkedInAdsOptions:
     (``urn:li:sponsoredAccount:508410001``), as Campaign Manager shows it, is accepted too.
     ``lookback_days`` (``R2R_LINKEDIN_ADS_LOOKBACK_DAYS``): report days before the
     interval fetched again each run (default `DEFAULT_LOOKBACK_DAYS`); restated days
-    replace the stored ones.
+    replace the stored ones. ``max_concurrency`` (``R2R_LINKEDIN_ADS_MAX_CONCURRENCY``):
+    accounts extracted at once (default `DEFAULT_MAX_CONCURRENCY`; 1 takes them in turn).
     """
 
     account_ids: tuple[str, ...]
     api_version: str = DEFAULT_API_VERSION
     lookback_days: int = DEFAULT_LOOKBACK_DAYS
+    max_concurrency: int = DEFAULT_MAX_CONCURRENCY
 
     def __post_init__(self) -> None:
         ids = tuple(
@@ -148,4 +159,8 @@ class LinkedInAdsOptions:
         if not 0 <= self.lookback_days <= MAX_LOOKBACK_DAYS:
             raise ConfigurationError(
                 f"lookback_days must be 0..{MAX_LOOKBACK_DAYS} days, got {self.lookback_days}"
+            )
+        if not 1 <= self.max_concurrency <= MAX_CONCURRENCY:
+            raise ConfigurationError(
+                f"max_concurrency must be 1..{MAX_CONCURRENCY}, got {self.max_concurrency}"
             )
