@@ -38,6 +38,8 @@ exceptions and logs. This module names no source: each hands its own policy in.
 from __future__ import annotations
 
 import codecs
+import heapq
+import itertools
 import json
 import logging
 import math
@@ -273,24 +275,74 @@ class ApiResponse:
 _ACTIVE = threading.local()
 
 
+class _Deadlines:
+    """One daemon thread firing the watchdogs of every attempt in the process, earliest
+    deadline first. A timer thread per attempt cost more than a small request: starting
+    a thread waits until the new thread has been scheduled (milliseconds on a busy host).
+    """
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._due: list[tuple[float, int, _Watchdog]] = []
+        self._order = itertools.count()
+        self._thread: threading.Thread | None = None
+
+    def add(self, at: float, watchdog: _Watchdog) -> None:
+        with self._changed:
+            heapq.heappush(self._due, (at, next(self._order), watchdog))
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._run, name="r2r-attempt-deadlines", daemon=True
+                )
+                self._thread.start()
+            self._changed.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._changed:
+                # Finished attempts leave their entry behind; drop them as they surface.
+                while self._due and self._due[0][2].done:
+                    heapq.heappop(self._due)
+                if not self._due:
+                    self._changed.wait()
+                    continue
+                wait = self._due[0][0] - time.monotonic()
+                if wait > 0:
+                    self._changed.wait(wait)
+                    continue
+                _, _, watchdog = heapq.heappop(self._due)
+            watchdog.fire()
+
+
+_DEADLINES = _Deadlines()
+
+
+def _deadlines_after_fork() -> None:
+    # The forked child has no deadline thread, and its lock may have been held by the
+    # parent's at the fork: start afresh.
+    global _DEADLINES
+    _DEADLINES = _Deadlines()
+
+
+os.register_at_fork(after_in_child=_deadlines_after_fork)
+
+
 class _Watchdog:
     def __init__(self, seconds: float) -> None:
         self.fired = False
+        self.done = False
+        self._seconds = max(0.0, seconds)
         self._connections: list[HTTPConnection] = []
         self._lock = threading.Lock()
-        self._done = False
-        self._timer = threading.Timer(max(0.0, seconds), self._fire)
-        self._timer.daemon = True
 
     def __enter__(self) -> _Watchdog:
         _ACTIVE.watchdog = self
-        self._timer.start()
+        _DEADLINES.add(time.monotonic() + self._seconds, self)
         return self
 
     def __exit__(self, *exc: object) -> None:
         with self._lock:
-            self._done = True
-        self._timer.cancel()
+            self.done = True
         _ACTIVE.watchdog = None
 
     def attach(self, connection: HTTPConnection) -> None:
@@ -300,9 +352,9 @@ class _Watchdog:
         if fired:
             self._shutdown(connection)
 
-    def _fire(self) -> None:
+    def fire(self) -> None:
         with self._lock:
-            if self._done:
+            if self.done:
                 return
             self.fired = True
             connections = list(self._connections)
@@ -352,6 +404,22 @@ class _WatchedAdapter(HTTPAdapter):
             "http": _WatchedHTTPPool,
             "https": _WatchedHTTPSPool,
         }
+
+
+def _read_environment_once(session: requests.Session, url: str) -> None:
+    """Take the proxy and CA-bundle settings from the environment now, for good.
+
+    With ``trust_env`` requests reads them (and ``~/.netrc``) again for every request,
+    scanning the whole environment: about a millisecond a request, a third of what
+    landing a small page costs. A client talks to one origin, so one reading is the same
+    answer. Without ``trust_env`` no ``~/.netrc`` entry can replace the client's own
+    ``Authorization`` header either.
+    """
+    session.proxies.update(requests.utils.get_environ_proxies(url))
+    bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+    if bundle:
+        session.verify = bundle
+    session.trust_env = False
 
 
 # ------------------------------------------------------------------ bodies
@@ -513,7 +581,10 @@ class ApiClient:
         )
         self._clock = clock
         self._deadline_at = clock() + self.deadline_seconds
-        self.session = session or requests.Session()
+        if session is None:
+            session = requests.Session()
+            _read_environment_once(session, self.base_url)
+        self.session = session
         # One pooled connection per concurrent worker (`run_concurrently`), so that
         # concurrent requests reuse connections instead of opening and dropping them.
         adapter = _WatchedAdapter(pool_maxsize=MAX_CONCURRENCY)
