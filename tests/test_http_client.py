@@ -333,6 +333,18 @@ def test_a_throttle_without_a_stated_wait_holds_back_its_budget(server: Scripted
     assert hits["/y"] - hits["/x"] >= 0.35
 
 
+def test_proxy_and_ca_settings_are_read_from_the_environment_once(monkeypatch) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    monkeypatch.setenv("NO_PROXY", "internal.example")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/company-ca.pem")
+    api = ApiClient("testapi", "https://api.example.com", TOKEN)
+    assert api.session.proxies.get("https") == "http://proxy.example:3128"
+    assert api.session.verify == "/etc/ssl/company-ca.pem"
+    assert api.session.trust_env is False  # not read again on every request
+    bypassed = ApiClient("testapi", "https://internal.example", TOKEN)
+    assert "https" not in bypassed.session.proxies
+
+
 # --------------------------------------------------------------------------- concurrency
 
 
