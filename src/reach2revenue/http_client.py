@@ -599,6 +599,7 @@ class ApiClient:
         # and the pacing state are updated under this lock.
         self._counts_lock = threading.Lock()
         self._paces: dict[str, _Pace] = {}
+        self._this_thread = threading.local()
         self.request_count = 0
         self.retry_count = 0
         #: Throttles waited out (stated waits) and the seconds spent in them and in pacing.
@@ -624,6 +625,12 @@ class ApiClient:
     def secrets(self) -> tuple[str, ...]:
         """Values to blank in anything written to disk (for `landing.write_page`)."""
         return (self._token,)
+
+    @property
+    def tries(self) -> int:
+        """Requests sent so far for the calling thread's current (or last) logical request,
+        for an error raised from inside `request` (other threads share ``request_count``)."""
+        return int(getattr(self._this_thread, "tries", 0))
 
     @property
     def seconds_left(self) -> float:
@@ -746,6 +753,7 @@ class ApiClient:
             if limiter is not None:
                 limiter.acquire()
             tries += 1
+            self._this_thread.tries = tries
             with self._counts_lock:
                 self.request_count += 1
             try:

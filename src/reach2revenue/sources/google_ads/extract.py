@@ -180,7 +180,6 @@ class GoogleAdsClient(ApiClient):
         parse: bool = True,
     ) -> ApiResponse:
         """`ApiClient.request`, failing at once with `QuotaExhaustedError` on a long wait."""
-        before = self.request_count
         try:
             return super().request(
                 method,
@@ -204,7 +203,7 @@ class GoogleAdsClient(ApiClient):
                     "retried (a daily operation quota refills over 24 hours: run again "
                     "later, or apply for Standard access)"
                 ),
-                self.request_count - before,
+                self.tries,
                 retry_delay=wait.delay,
             ) from None
 
