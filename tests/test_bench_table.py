@@ -54,12 +54,26 @@ def test_table_orders_runs_by_size_and_flags_stages_growing_faster_than_linear(
     lines = {line.split(" | ")[0].removeprefix("| "): line for line in table.splitlines()}
     assert lines["figure"].startswith("| figure | scale 1 (91 d) | scale 10 (91 d) |")
     assert lines["generate"].endswith("| 1.00 |")
+    # Its own rows grew tenfold like the world's: 1.5 either way; a stage without rows
+    # grows against the world's rows.
     assert lines["history/dbt_build"].endswith("| 1.50 ⚠ |")
     assert "0.25 s, equal to the cent: True" in lines["region mart query (lower bound)"]
     assert "| 1,500 | 15,000 |" in lines["rows generated in all"]
     assert math.isclose(
         growth_exponent(20.0, 20.0 * 10**1.5, 1_500, 15_000) or 0.0, 1.5, rel_tol=1e-9
     )
+
+
+def test_a_stage_with_its_own_rows_grows_against_them() -> None:
+    small = _run(1, 1_000, {"history/extract/salesforce": 2.0})
+    large = _run(10, 10_000, {"history/extract/salesforce": 40.0})
+    large["stages"][0]["rows"] = 20_000  # its records grew twentyfold, the world tenfold
+    line = next(
+        line
+        for line in markdown_table([small, large]).splitlines()
+        if line.startswith("| history/extract/salesforce |")
+    )
+    assert line.endswith("| 1.00 |")
 
 
 def test_cli_prints_the_table_without_running_a_bench(tmp_path: Path) -> None:

@@ -49,6 +49,10 @@ def _stage_rates(document: Mapping[str, Any]) -> dict[str, float | None]:
     return {stage["name"]: stage.get("rows_per_second") for stage in document.get("stages", ())}
 
 
+def _stage_rows(document: Mapping[str, Any]) -> dict[str, int]:
+    return {stage["name"]: int(stage.get("rows") or 0) for stage in document.get("stages", ())}
+
+
 def _cell(seconds: float | None, rate: float | None) -> str:
     if seconds is None:
         return ""
@@ -77,9 +81,15 @@ def markdown_table(documents: Sequence[Mapping[str, Any]]) -> str:
     seconds = [_stage_seconds(doc) for doc in documents]
     rates = [_stage_rates(doc) for doc in documents]
     names = list(dict.fromkeys(name for stages in seconds for name in stages))
+    stage_rows = [_stage_rows(doc) for doc in documents]
     for name in names:
+        # A stage that counts its own rows grows against them (Salesforce's records grow
+        # faster than the world's ad rows and contacts); the others against the world.
+        first_rows, last_rows = stage_rows[0].get(name, 0), stage_rows[-1].get(name, 0)
+        if not (first_rows and last_rows):
+            first_rows, last_rows = small_rows, large_rows
         exponent = growth_exponent(
-            seconds[0].get(name, 0.0), seconds[-1].get(name, 0.0), small_rows, large_rows
+            seconds[0].get(name, 0.0), seconds[-1].get(name, 0.0), first_rows, last_rows
         )
         verdict = ""
         if exponent is not None:
