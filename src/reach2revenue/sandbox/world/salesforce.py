@@ -272,7 +272,6 @@ _LEAD_DISQUALIFIED = 0.4
 _LEAD_DELETED = 0.01
 _EXPANSION_FROM_CAMPAIGN = 0.6
 _CAMPAIGN_INVITE_SHARE = 0.05
-_CAMPAIGN_INVITES_MAX = 1_000
 _STAGE_LOST_PER_STEP = 0.05
 _WIN_AT_NEGOTIATION = 0.7
 _DELETED_AFTER_WON = 0.04
@@ -828,7 +827,6 @@ class _Generator:
         self.world = world
         self.seed = seed
         self.rng = random.Random(f"{seed}-salesforce")
-        self._campaign_starts: list[date] = []
         self.seeds = world.seeds
         self.fx = world.fx
         self.scale = float(getattr(world, "scale", 1.0))
@@ -1260,30 +1258,20 @@ class _Generator:
         for account in accounts:
             by_country.setdefault(account.country, []).append(account)
 
-        # Existing contacts are invited to campaigns; some respond. A campaign's invite
-        # list is a sample of the org's contacts of at most _CAMPAIGN_INVITES_MAX: a draw
-        # per campaign and contact made the generator quadratic in the world's size
-        # (campaigns and contacts both grow with scale; issue 10), and no real invite
-        # list grows with the whole org.
-        invitable = [contact for account in accounts for contact in account.contacts]
+        # Existing contacts are invited to campaigns; some respond.
         for campaign in campaigns:
             invited_at = max(
                 campaign.created, datetime.combine(campaign.start, time(9), self.org_tz)
             ) - timedelta(days=3)
-            if invited_at >= self.end or not invitable:
-                continue
-            invited = min(
-                len(invitable),
-                _CAMPAIGN_INVITES_MAX,
-                self._poisson(_CAMPAIGN_INVITE_SHARE * len(invitable)),
-            )
-            for index in sorted(rng.sample(range(len(invitable)), invited)):
-                self._member(
-                    campaign,
-                    invited_at + timedelta(seconds=rng.randrange(3600)),
-                    contact=invitable[index],
-                    responded=rng.random() < 0.25,
-                )
+            for account in accounts:
+                for contact in account.contacts:
+                    if rng.random() < _CAMPAIGN_INVITE_SHARE and invited_at < self.end:
+                        self._member(
+                            campaign,
+                            invited_at + timedelta(seconds=rng.randrange(3600)),
+                            contact=contact,
+                            responded=rng.random() < 0.25,
+                        )
 
         for day in self.dates:
             day_start = datetime.combine(day, time(0), tzinfo=UTC)
@@ -1399,60 +1387,23 @@ class _Generator:
             # Conversion links the lead's campaign history to the new contact.
             member.change(at, ContactId=contact.id)
 
-    def _account_with_contact_before(
-        self, created: datetime, accounts: list[_Account]
-    ) -> _Account | None:
-        """A uniformly drawn account that had a contact before ``created``, or None.
-
-        Rejection sampling over every account: almost all accounts qualify (those that do
-        not are the few whose first contact a future lead conversion creates), so a few
-        draws find one where listing the qualifying accounts per expansion made the
-        generator quadratic in the world's size (issue 10). The list is scanned only when
-        the draws keep missing, as when no account qualifies yet."""
-        for _ in range(64):
-            account = accounts[self.rng.randrange(len(accounts))] if accounts else None
-            if account is None:
-                return None
-            earliest = account.earliest_contact_created
-            if earliest is not None and earliest < created:
-                return account
+    def _expansion(
+        self, created: datetime, accounts: list[_Account], campaigns: list[_Campaign]
+    ) -> None:
+        rng = self.rng
         candidates = [
             a
             for a in accounts
             if a.earliest_contact_created is not None and a.earliest_contact_created < created
         ]
-        return self.rng.choice(candidates) if candidates else None
-
-    def _campaigns_started_before(
-        self, created: datetime, campaigns: list[_Campaign]
-    ) -> list[_Campaign]:
-        """The last six campaigns (in start order) created before ``created`` and started
-        on or before its date. ``campaigns`` is sorted by start, so only the prefix that
-        started by then is looked at, from its end."""
-        if len(self._campaign_starts) != len(campaigns):
-            self._campaign_starts = [c.start for c in campaigns]
-        started = bisect.bisect_right(self._campaign_starts, created.date())
-        found: list[_Campaign] = []
-        for index in range(started - 1, -1, -1):
-            campaign = campaigns[index]
-            if campaign.created < created:
-                found.append(campaign)
-                if len(found) == 6:
-                    break
-        return found[::-1]
-
-    def _expansion(
-        self, created: datetime, accounts: list[_Account], campaigns: list[_Campaign]
-    ) -> None:
-        rng = self.rng
-        account = self._account_with_contact_before(created, accounts)
-        if account is None:
+        if not candidates:
             return
+        account = rng.choice(candidates)
         primary = rng.choice([c for c in account.contacts if c.created < created])
         campaign = None
-        earlier = self._campaigns_started_before(created, campaigns)
+        earlier = [c for c in campaigns if c.created < created and c.start <= created.date()]
         if earlier and rng.random() < _EXPANSION_FROM_CAMPAIGN:
-            campaign = rng.choice(earlier)
+            campaign = rng.choice(earlier[-6:])
             # The touch that sourced the opportunity: a response some days before it.
             touched = created - timedelta(days=rng.uniform(2, 20))
             touched = max(touched, campaign.created, primary.created)
