@@ -185,6 +185,44 @@ def test_save_load_round_trip(name: str, request: pytest.FixtureRequest, tmp_pat
     )
 
 
+def test_campaign_density_multiplies_ad_rows_not_spend(tmp_path: Path) -> None:
+    """`r2r bench` sizes ad rows with many small campaigns: more rows per platform, the
+    same spend per platform and account (so the same leads and CRM), saved and loaded."""
+    start = DEFAULT_END - timedelta(days=29)
+    plain = World.generate(seed=3, start=start, days=30, scale=1.0)
+    dense = World.generate(seed=3, start=start, days=30, scale=1.0, campaign_density=6)
+    assert plain.campaign_density == 1.0 and dense.campaign_density == 6.0
+
+    def by_platform(world: World) -> tuple[Counter[str], dict[tuple[str, str], Decimal]]:
+        rows: Counter[str] = Counter()
+        spend: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
+        # Google's customer ids are drawn after the markets, which the CRM changes: the
+        # customer's name is what stays.
+        name_of = {c.customer_id: c.descriptive_name for c in world.parts["google_ads"].customers}
+        for fact in world.ad_facts():
+            rows[fact.platform] += 1
+            spend[(fact.platform, name_of.get(fact.account_id, fact.account_id))] += fact.spend
+        return rows, spend
+
+    plain_rows, plain_spend = by_platform(plain)
+    dense_rows, dense_spend = by_platform(dense)
+    assert set(dense_rows) == set(plain_rows) == {"meta_ads", "google_ads", "linkedin_ads"}
+    for platform, count in plain_rows.items():
+        assert dense_rows[platform] >= 1.5 * count, (platform, count, dense_rows[platform])
+    # Each campaign draws its own budget: an account's spend (in its own currency) is the
+    # same in expectation, so the typical account's ratio is near 1.
+    assert set(dense_spend) == set(plain_spend)
+    ratios = sorted(dense_spend[key] / plain_spend[key] for key in plain_spend)
+    median = ratios[len(ratios) // 2]
+    assert Decimal("0.75") <= median <= Decimal("1.33"), ratios
+
+    saved = dense.save(tmp_path / "dense")
+    assert '"campaign_density": 6' in (saved / "world.json").read_text(encoding="utf-8")
+    assert World.load(saved).campaign_density == 6.0
+    # The default leaves world.json as it was before the knob existed.
+    assert "campaign_density" not in (plain.save(tmp_path / "plain") / "world.json").read_text()
+
+
 def test_load_rejects_an_older_format(world: World, tmp_path: Path) -> None:
     directory = world.save(tmp_path / "w")
     header = (directory / "world.json").read_text(encoding="utf-8")

@@ -351,11 +351,23 @@ class _Market:
 class Generator:
     """Builds one world; each part draws from its own random stream so parts stay stable."""
 
-    def __init__(self, seed: int, start: date, days: int, scale: float, seeds: Seeds) -> None:
+    def __init__(
+        self,
+        seed: int,
+        start: date,
+        days: int,
+        scale: float,
+        seeds: Seeds,
+        campaign_density: float = 1.0,
+    ) -> None:
         self.seed = seed
         self.start = start
         self.days = days
         self.scale = scale
+        self.campaign_density = campaign_density
+        # Per ad account: its campaigns at this density over those at density 1. Each
+        # campaign's budget is divided by it, so the account's spend stays the same.
+        self._budget_divisor: dict[str, float] = {}
         self.seeds = seeds
         self.dates = [start + timedelta(days=i) for i in range(days)]
         self.fx_observations, self.fx_overrides = generate_fx(
@@ -385,6 +397,7 @@ class Generator:
             start=self.start,
             days=self.days,
             scale=self.scale,
+            campaign_density=self.campaign_density,
             ad_accounts=accounts,
             campaigns=campaigns,
             meta_insights=insights,
@@ -544,7 +557,13 @@ class Generator:
             flights: list[tuple[list[str], date, date]] = [
                 (g, self.dates[0], self.dates[-1]) for g in groups
             ]
-            extra = round(specs[account.account_id].extra_campaigns * self.scale)
+            extra_at_density_one = round(specs[account.account_id].extra_campaigns * self.scale)
+            extra = round(
+                specs[account.account_id].extra_campaigns * self.scale * self.campaign_density
+            )
+            self._budget_divisor[account.account_id] = (len(flights) + extra) / (
+                len(flights) + extra_at_density_one
+            )
             for _ in range(extra):
                 size = rng.randint(min(2, len(countries)), min(4, len(countries)))
                 chosen = sorted(rng.sample(countries, size))
@@ -596,7 +615,10 @@ class Generator:
                     account,
                     units_per_eur,
                     # Below scale 1 the smallest campaign set cannot shrink, so budgets do.
-                    rng.uniform(120, 420) * min(1.0, self.scale) * units_per_eur,
+                    rng.uniform(120, 420)
+                    * min(1.0, self.scale)
+                    * units_per_eur
+                    / self._budget_divisor[account.account_id],
                     next((f for t, f in themes.items() if f"_{t}_" in campaign.campaign_name), 1.0),
                     rng.uniform(0, 2 * math.pi),
                     campaign.start_date == self.dates[0] and campaign.end_date == self.dates[-1],

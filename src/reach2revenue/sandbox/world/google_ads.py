@@ -389,6 +389,7 @@ class _Generator:
         self.rng = rng
         self.dates = list(world.dates)
         self.seeds = world.seeds
+        self._budget_divisor: dict[str, float] = {}
 
     def run(self) -> GoogleAdsPart:
         manager = self._customer_id()
@@ -452,6 +453,7 @@ class _Generator:
     def _campaigns(self, customers: list[GoogleAdsCustomer]) -> list[GoogleAdsCampaign]:
         specs = {s.name: s for s in _CUSTOMER_SPECS}
         scale = self.world.scale
+        density = getattr(self.world, "campaign_density", 1.0)
         campaigns = []
         serial = 0
         for customer in customers:
@@ -460,7 +462,14 @@ class _Generator:
                 ("Search_Brand", self.dates[0], self.dates[-1]),
                 ("Search_Generic", self.dates[0], self.dates[-1]),
             ]
-            for _ in range(round(spec.flighted_campaigns * scale)):
+            flighted_at_density_one = round(spec.flighted_campaigns * scale)
+            flighted = round(spec.flighted_campaigns * scale * density)
+            # Each campaign's budget is divided by this, so the customer's spend stays the
+            # same at any density (World.campaign_density).
+            self._budget_divisor[customer.customer_id] = (len(flights) + flighted) / (
+                len(flights) + flighted_at_density_one
+            )
+            for _ in range(flighted):
                 kind = self.rng.choice(_CAMPAIGN_KINDS[2:])
                 length = self.rng.randint(min(14, len(self.dates)), len(self.dates))
                 offset = self.rng.randint(0, len(self.dates) - length)
@@ -518,7 +527,8 @@ class _Generator:
                     campaign,
                     customer,
                     units_per_eur,
-                    self.rng.uniform(60, 260) * scale,  # daily budget in euro
+                    # daily budget in euro
+                    self.rng.uniform(60, 260) * scale / self._budget_divisor[customer.customer_id],
                     self.rng.uniform(0, 2 * math.pi),
                     is_whole_unit_currency(customer.currency_code),
                 )

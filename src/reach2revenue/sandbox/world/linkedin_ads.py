@@ -326,6 +326,7 @@ class _Generator:
         self.rng = random.Random(f"{seed}-{SOURCE}")
         self.dates = world.dates
         self.scale = world.scale
+        self.campaign_density = getattr(world, "campaign_density", 1.0)
         self.geo_of = {code: geo for geo, code in load_geo_countries(world.seeds_dir).items()}
         self.usable = sorted(code for code in self.geo_of if code in world.seeds.countries)
         # Member-country weights and ad prices (EUR per thousand impressions).
@@ -388,7 +389,12 @@ class _Generator:
             if len(groups) == 1:
                 groups.append(sorted(rng.sample(countries, min(2, len(countries)))))
             flights: list[tuple[list[str], date, date | None]] = [(g, first, None) for g in groups]
-            for _ in range(round(spec.extra_campaigns * self.scale)):
+            extra_at_density_one = round(spec.extra_campaigns * self.scale)
+            extra = round(spec.extra_campaigns * self.scale * self.campaign_density)
+            # Each campaign's budget is divided by this, so the account's spend stays the
+            # same at any density (World.campaign_density).
+            budget_divisor = (len(flights) + extra) / (len(flights) + extra_at_density_one)
+            for _ in range(extra):
                 size = rng.randint(min(2, len(countries)), min(4, len(countries)))
                 length = rng.randint(14, max(14, min(45, len(self.dates))))
                 offset = rng.randint(0, max(0, len(self.dates) - length))
@@ -417,7 +423,7 @@ class _Generator:
                     removed = rng.random() < _REMOVED_CHANCE or removed
                     status = "REMOVED" if removed else "COMPLETED"
                     modified = ended + timedelta(hours=rng.randint(1, 72))
-                budget = Decimal(str(rng.uniform(60, 240) * min(1.0, self.scale)))
+                budget = Decimal(str(rng.uniform(60, 240) * min(1.0, self.scale) / budget_divisor))
                 campaigns.append(
                     LinkedInCampaign(
                         campaign_id=str(700_000_000 + serial * 1000 + rng.randrange(1000)),

@@ -398,6 +398,10 @@ class World:
     to the last day it covers, then a seeded continuation on TARGET business days."""
     fx_overrides: tuple[FxOverride, ...] = field(default=(), repr=False)
     """Rates the ECB does not publish (AED, pegged to USD), on the same business days."""
+    campaign_density: float = 1.0
+    """Flighted ad campaigns per account are multiplied by this, and every campaign's budget
+    divided so the account's spend (so its leads and the CRM) stays what ``scale`` makes:
+    many small campaigns, as a real advertiser runs (``r2r bench`` sizes ad rows with it)."""
     parts: dict[str, WorldPart] = field(default_factory=dict, repr=False)
     """The other sources' slices of the world, by source name (`parts.WorldPart`)."""
     seeds_dir: Path | None = field(default=None, compare=False, repr=False)
@@ -412,6 +416,7 @@ class World:
         days: int = 90,
         scale: float = 1.0,
         *,
+        campaign_density: float = 1.0,
         seeds_dir: Path | None = None,
     ) -> World:
         """Generate a world deterministically from ``seed``.
@@ -423,17 +428,21 @@ class World:
             scale: size factor: flighted campaigns, ad budgets (below 1.0, as the always-on
                 campaigns cannot shrink) and the sales contact rate. 1.0 ~ 4.3k insight
                 rows, ~4.7k contacts and ~1.2k deals over 90 days, in some sixty countries.
+            campaign_density: ad rows per unit of spend: flighted campaigns per account
+                times this, each with its share of the same budget (`World.campaign_density`).
             seeds_dir: directory of the dbt seeds; default from ``Settings.from_env()``.
         """
         if days < 1:
             raise ValueError("days must be >= 1")
         if scale <= 0:
             raise ValueError("scale must be > 0")
+        if campaign_density < 1:
+            raise ValueError("campaign_density must be >= 1")
         from reach2revenue.sandbox.world._generate import Generator
         from reach2revenue.sandbox.world.registry import PART_TYPES
 
         seeds = Seeds.load(seeds_dir)
-        world = Generator(seed, start, days, scale, seeds).run()
+        world = Generator(seed, start, days, scale, seeds, campaign_density).run()
         world.seeds_dir = seeds_dir
         world.__dict__["seeds"] = seeds
         for part_type in PART_TYPES:
@@ -928,6 +937,8 @@ class World:
             "start": self.start.isoformat(),
             "days": self.days,
             "scale": self.scale,
+            # Written only when set, so the worlds made without it keep their bytes.
+            **({"campaign_density": self.campaign_density} if self.campaign_density != 1 else {}),
             "ad_accounts": [
                 {
                     "account_id": a.account_id,
@@ -984,6 +995,7 @@ class World:
             start=date.fromisoformat(header["start"]),
             days=int(header["days"]),
             scale=float(header["scale"]),
+            campaign_density=float(header.get("campaign_density", 1.0)),
             ad_accounts=[AdAccount(**a) for a in header["ad_accounts"]],
             campaigns=[
                 Campaign(
