@@ -624,18 +624,23 @@ class Generator:
                     campaign.start_date == self.dates[0] and campaign.end_date == self.dates[-1],
                 )
             )
+        splits: dict[str, list[tuple[str, float, float]]] = {}
+        for campaign, _, _, budget, *_ in profiles:
+            weights = [self.markets[c].weight for c in campaign.countries]
+            splits[campaign.campaign_id] = [
+                (country, budget * weight / sum(weights), self.markets[country].cpm_eur)
+                for country, weight in zip(campaign.countries, weights, strict=True)
+            ]
         for index, day in enumerate(self.dates):
             weekday = 0.75 if day.weekday() >= 5 else 1.0
             for campaign, account, units_per_eur, budget, lead_factor, phase, always_on in profiles:
                 if not campaign.start_date <= day <= campaign.end_date:
                     continue
-                weights = [self.markets[c].weight for c in campaign.countries]
                 season = 1 + 0.2 * math.sin(2 * math.pi * index / 30 + phase)
                 whole = is_whole_unit_currency(account.currency)
-                deliveries = [
-                    (country, budget * weight / sum(weights), self.markets[country].cpm_eur)
-                    for country, weight in zip(campaign.countries, weights, strict=True)
-                ]
+                # A campaign's split over its countries is the same every day: worked out
+                # once (the generator's time goes to per-row work at a real size).
+                deliveries = list(splits[campaign.campaign_id])
                 # Meta reports a little delivery it cannot place in a country as "unknown".
                 if rng.random() < _UNKNOWN_COUNTRY_CHANCE:
                     cpm = sum(m for _, _, m in deliveries) / len(deliveries)

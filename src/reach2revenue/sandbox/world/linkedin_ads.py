@@ -459,6 +459,8 @@ class _Generator:
         by_account = {a.account_id: a for a in accounts}
         objectives = {o[0]: o for o in _OBJECTIVES}
         rows: list[AnalyticsRow] = []
+        # Countries outside each campaign's targeting (spillover), listed once per campaign.
+        others_of: dict[str, list[str]] = {}
         for index, day in enumerate(self.dates):
             # B2B audiences scroll LinkedIn on weekdays.
             weekday = 0.55 if day.weekday() >= 5 else 1.0
@@ -480,7 +482,11 @@ class _Generator:
                     for c, w in zip(campaign.countries, weights, strict=True)
                 ]
                 if rng.random() < _SPILLOVER_CHANCE:
-                    others = [c for c in self.usable if c not in campaign.countries]
+                    if campaign.campaign_id not in others_of:
+                        others_of[campaign.campaign_id] = [
+                            c for c in self.usable if c not in campaign.countries
+                        ]
+                    others = others_of[campaign.campaign_id]
                     if others:
                         deliveries.append((rng.choice(others), budget * rng.uniform(0.01, 0.05)))
                 for country, share in deliveries:
