@@ -186,6 +186,27 @@ def test_nested_and_list_fields(tmp_path: Path) -> None:
     ]
 
 
+def test_records_of_one_shape_are_checked_once_and_counted_each(tmp_path: Path) -> None:
+    """Each record shape is checked once (the landing's speed at a real size); counts
+    and new fields stay per record, a list item by item."""
+    bad_link = {"toObjectId": {}}
+    page = {
+        "results": [
+            {"from": {"id": "1"}, "to": [bad_link, bad_link, bad_link]},
+            {"from": {"id": "2"}, "to": [bad_link]},
+            {"from": {"id": "3"}, "to": [bad_link, bad_link, bad_link], "extra": 1},
+            {"from": {"id": "4"}, "to": [bad_link]},
+        ]
+    }
+    report = check_manifests(
+        LINKS, [land(tmp_path, "hubspot", "deal_contacts", [json.dumps(page)])]
+    )
+    counts = {(p.kind, p.field): p.count for p in report.problems}
+    assert counts == {("missing", "to[].associationTypes"): 8, ("type", "to[].toObjectId"): 8}
+    assert report.new_fields == {"extra": 1}
+    assert report.records == 4
+
+
 def google_result(**metrics: Any) -> dict[str, Any]:
     values = {"costMicros": "1000000", "impressions": "10", "clicks": "1", "conversions": 0.0}
     values.update(metrics)

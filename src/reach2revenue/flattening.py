@@ -8,6 +8,7 @@ quality suites and dbt do it on purpose.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +28,8 @@ def raw_text(value: Any) -> str | None:
         return "false"
     if type(value) is int:
         return str(value)
+    if type(value) is float and math.isfinite(value):
+        return repr(value)  # what json.dumps writes for a finite float
     return json.dumps(value, separators=(",", ":"), sort_keys=False)
 
 
