@@ -399,6 +399,13 @@ def _runtime() -> _GxRuntime:
     with _LOCK:
         if _RUNTIME is None:
             gx = _import_gx()
+            from great_expectations.execution_engine import pandas_execution_engine
+
+            # GX fingerprints each batch (md5 over pandas' hash of every row) when its
+            # shallow size is under HASH_THRESHOLD, which is nearly always: a batch marker
+            # nothing here reads, and 15% of validating a load at bench scale 1 (cProfile,
+            # issue 10). There is no setting for it; a threshold of 0 skips it.
+            pandas_execution_engine.HASH_THRESHOLD = 0
             from great_expectations.data_context.types.base import (
                 DataContextConfig,
                 InMemoryStoreBackendDefaults,
@@ -608,6 +615,13 @@ def _docs_context(gx_dir: Path) -> Any:
         context = _DOCS_CONTEXTS.get(gx_dir)
         if context is None:
             gx = _import_gx()
+            from great_expectations.execution_engine import pandas_execution_engine
+
+            # GX fingerprints each batch (md5 over pandas' hash of every row) when its
+            # shallow size is under HASH_THRESHOLD, which is nearly always: a batch marker
+            # nothing here reads, and 15% of validating a load at bench scale 1 (cProfile,
+            # issue 10). There is no setting for it; a threshold of 0 skips it.
+            pandas_execution_engine.HASH_THRESHOLD = 0
             from great_expectations.data_context.types.base import (
                 DataContextConfig,
                 FilesystemStoreBackendDefaults,
