@@ -358,6 +358,47 @@ def test_range_sizing_and_stream_reading() -> None:
         rows(failed)
 
 
+def test_the_standin_answers_date_conditions_as_a_full_scan_would(part: GoogleAdsPart) -> None:
+    """The stand-in looks only at the days a query can match (its rows are in day order):
+    every date operator gives what testing each row of the customer gives."""
+    from reach2revenue.sandbox.standins.google_ads import FIELDS, _predicate, render
+
+    server = GoogleAdsServer(part, token=TOKEN, clock=after_end(part))
+    customer = part.customers[0]
+    campaigns = part.campaigns_by_id()
+    days = sorted({row.date for row in part.rows})
+    middle, later = days[len(days) // 2], days[len(days) // 2 + 2]
+    fields = ", ".join(FIELDS)
+    wheres = [
+        f"segments.date BETWEEN '{middle}' AND '{later}'",
+        f"segments.date = '{middle}'",
+        f"segments.date >= '{middle}'",
+        f"segments.date > '{middle}'",
+        f"segments.date <= '{middle}'",
+        f"segments.date < '{middle}'",
+        f"segments.date IN ('{later}', '{days[0]}')",
+        f"segments.date != '{middle}'",
+        f"segments.date NOT IN ('{middle}') AND segments.date >= '{middle}'",
+        f"segments.date >= '{later}' AND segments.date <= '{middle}'",
+    ]
+    for where in wheres:
+        query = parse_gaql(f"SELECT {fields} FROM geographic_view WHERE {where}")
+        tests = [_predicate(condition) for condition in query.conditions]
+        scanned = sorted(
+            (
+                (customer, campaigns[row.campaign_id], row)
+                for row in part.rows
+                if row.customer_id == customer.customer_id
+            ),
+            key=lambda c: (c[2].date, int(c[1].campaign_id), int(c[2].country_criterion_id)),
+        )
+        expected = [render(query, c) for c in scanned if all(test(c) for test in tests)]
+        got = server._results(customer, query)
+        key = json.dumps  # results are plain JSON: compare them as text, in any order
+        assert sorted(map(key, got)) == sorted(map(key, expected)), where
+        assert bool(got) == (where != wheres[-1]), where  # only the last range is empty
+
+
 def test_search_pages_with_next_page_token_and_rejects_page_size(part: GoogleAdsPart) -> None:
     server = GoogleAdsServer(
         part,

@@ -26,11 +26,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+import bisect
+import functools
+import operator
 import re
 import secrets
 import threading
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -241,28 +244,59 @@ def _typed(kind: str, literal: str) -> Any:
     return literal
 
 
-def _matches(condition: Condition, ctx: _Context) -> bool:
+_COMPARISONS: dict[str, Callable[[Any, Any], bool]] = {
+    "=": operator.eq,
+    "!=": operator.ne,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
+
+
+def _predicate(condition: Condition) -> Callable[[_Context], bool]:
+    """The condition as a test of one row, its literals typed once per query (not per
+    row: a request over a year of a large customer looks at every row of it)."""
     kind, getter = FIELDS[condition.field]
-    value = getter(ctx)
     wanted = [_typed(kind, v) for v in condition.values]
     op = condition.operator
-    if op == "=":
-        return bool(value == wanted[0])
-    if op == "!=":
-        return bool(value != wanted[0])
     if op == "IN":
-        return value in wanted
+        return lambda ctx: getter(ctx) in wanted
     if op == "NOT IN":
-        return value not in wanted
+        return lambda ctx: getter(ctx) not in wanted
     if op == "BETWEEN":
-        return bool(wanted[0] <= value <= wanted[1])
-    comparisons: dict[str, Callable[[Any, Any], bool]] = {
-        "<": lambda a, b: a < b,
-        "<=": lambda a, b: a <= b,
-        ">": lambda a, b: a > b,
-        ">=": lambda a, b: a >= b,
-    }
-    return comparisons[op](value, wanted[0])
+        low, high = wanted
+        return lambda ctx: bool(low <= getter(ctx) <= high)
+    compare, value = _COMPARISONS[op], wanted[0]
+    return lambda ctx: bool(compare(getter(ctx), value))
+
+
+def _matches(condition: Condition, ctx: _Context) -> bool:
+    return _predicate(condition)(ctx)
+
+
+def _date_range(conditions: Sequence[Condition]) -> tuple[date | None, date | None]:
+    """The widest inclusive ``segments.date`` range the conditions allow (None: open), to
+    look only at those days' rows; every condition is still applied to each row."""
+    low: date | None = None
+    high: date | None = None
+    for condition in conditions:
+        if condition.field != "segments.date" or condition.operator in ("!=", "NOT IN"):
+            continue
+        days = [date.fromisoformat(v) for v in condition.values]
+        op = condition.operator
+        first, last = (
+            (min(days), max(days))
+            if op in ("IN", "BETWEEN", "=")
+            else (days[0], None)
+            if op in (">", ">=")
+            else (None, days[0])
+        )
+        if first is not None:
+            low = first if low is None else max(low, first)
+        if last is not None:
+            high = last if high is None else min(high, last)
+    return low, high
 
 
 def _validate_literals(query: Query) -> None:
@@ -285,19 +319,41 @@ def _validate_literals(query: Query) -> None:
                     ) from None
 
 
+_Plan = tuple[tuple[str, str, str, Callable[[_Context], Any]], ...]
+
+
+@functools.lru_cache(maxsize=256)
+def _render_plan(query: Query) -> _Plan:
+    """``(object key, attribute key, type, getter)`` of every value a result holds, in
+    the order :func:`render` writes them: worked out once per query, not per row."""
+    plan: list[tuple[str, str, str, Callable[[_Context], Any]]] = []
+    resources = {field.split(".")[0] for field in query.fields} | {RESOURCE}
+    for resource in sorted(resources - {"segments", "metrics"}):
+        plan.append(
+            (
+                _lower_camel(resource),
+                "resourceName",
+                _STRING,
+                FIELDS[f"{resource}.resource_name"][1],
+            )
+        )
+    for field in query.fields:
+        resource, attribute = field.split(".")
+        kind, getter = FIELDS[field]
+        plan.append((_lower_camel(resource), _lower_camel(attribute), kind, getter))
+    return tuple(plan)
+
+
 def render(query: Query, ctx: _Context) -> dict[str, Any]:
     """One result as the REST API writes it: a nested object per resource, lowerCamelCase
     keys, ``resourceName`` on every resource that has fields in it (and on the FROM one)."""
     out: dict[str, Any] = {}
-    resources = {field.split(".")[0] for field in query.fields} | {RESOURCE}
-    for resource in sorted(resources - {"segments", "metrics"}):
-        name = f"{resource}.resource_name"
-        out.setdefault(_lower_camel(resource), {})["resourceName"] = FIELDS[name][1](ctx)
-    for field in query.fields:
-        resource, attribute = field.split(".")
-        kind, getter = FIELDS[field]
-        node = out.setdefault(_lower_camel(resource), {})
-        node[_lower_camel(attribute)] = _json_value(kind, getter(ctx))
+    for node_key, key, kind, getter in _render_plan(query):
+        node = out.get(node_key)
+        if node is None:
+            node = out[node_key] = {}
+        value = getter(ctx)
+        node[key] = str(value) if kind == _INT64 else value  # proto3 JSON: int64 as text
     return out
 
 
@@ -673,6 +729,9 @@ class GoogleAdsServer(StandinServer):
             customer: [row for day in sorted(days) for row in days[day]]
             for customer, days in by_day.items()
         }
+        self._row_days: dict[str, list[date]] = {
+            customer: [row.date for row in rows] for customer, rows in self._rows.items()
+        }
 
     def reset_stats(self) -> None:
         """Forget counted requests and the quota used."""
@@ -786,12 +845,16 @@ class GoogleAdsServer(StandinServer):
 
     def _results(self, customer: GoogleAdsCustomer, query: Query) -> list[dict[str, Any]]:
         today = self.now().astimezone(customer.tz).date()
-        contexts = [
-            (customer, self._campaigns[row.campaign_id], row)
-            for row in self._rows.get(customer.customer_id, [])
-            if row.date <= today
-        ]
-        selected = [c for c in contexts if all(_matches(cond, c) for cond in query.conditions)]
+        # Rows are in day order: only the days the query can match are looked at.
+        rows = self._rows.get(customer.customer_id, [])
+        days = self._row_days.get(customer.customer_id, [])
+        low, high = _date_range(query.conditions)
+        first = bisect.bisect_left(days, low) if low is not None else 0
+        last = bisect.bisect_right(days, today if high is None else min(high, today))
+        predicates = [_predicate(condition) for condition in query.conditions]
+        campaigns = self._campaigns
+        contexts = [(customer, campaigns[row.campaign_id], row) for row in rows[first:last]]
+        selected = [c for c in contexts if all(test(c) for test in predicates)]
         order = query.order_by or tuple((f, False) for f in _DEFAULT_ORDER)
         for name, descending in reversed(order):
             selected.sort(key=lambda c, n=name: FIELDS[n][1](c), reverse=descending)
