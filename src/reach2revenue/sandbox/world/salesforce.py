@@ -26,6 +26,12 @@ members; ~8.3k records with their history):
   not count). Every opportunity has exactly one primary contact role, a contact of its
   account; contact roles of a deleted opportunity are deleted with it.
 
+Edge cases every world holds, whatever its seed, size and length (the draws alone leave
+them out of small worlds): a won opportunity deleted within the recycle bin's reach of the
+world's end, when a won deal's deletion can fall there and another win still counts; and
+an Account created or changed on every day of the world, so an incremental pull of any day
+window reads one.
+
 Rules the facts follow (and the dbt staging models implement):
 
 - Region: a Salesforce deal's region is its account's country (``BillingCountryCode``).
@@ -272,6 +278,7 @@ _LEAD_DISQUALIFIED = 0.4
 _LEAD_DELETED = 0.01
 _EXPANSION_FROM_CAMPAIGN = 0.6
 _CAMPAIGN_INVITE_SHARE = 0.05
+_CAMPAIGN_INVITES_MAX = 1_000
 _STAGE_LOST_PER_STEP = 0.05
 _WIN_AT_NEGOTIATION = 0.7
 _DELETED_AFTER_WON = 0.04
@@ -820,6 +827,16 @@ class _Campaign:
     created: datetime
 
 
+@dataclass
+class _WonDeal:
+    """A won opportunity, kept for the edge-case guarantees (`_ensure_won_then_deleted`)."""
+
+    opportunity: _Draft
+    roles: list[_Draft]
+    won_at: datetime
+    deleted_at: datetime | None = None
+
+
 class _Generator:
     """Builds one org; every draw comes from the part's own random stream."""
 
@@ -827,6 +844,11 @@ class _Generator:
         self.world = world
         self.seed = seed
         self.rng = random.Random(f"{seed}-salesforce")
+        # The edge-case guarantees draw from their own stream, after the org is built, so
+        # adding one never shifts a draw of the org itself.
+        self.guarantees_rng = random.Random(f"{seed}-salesforce-guarantees")
+        self._campaign_starts: list[date] = []
+        self.won: list[_WonDeal] = []
         self.seeds = world.seeds
         self.fx = world.fx
         self.scale = float(getattr(world, "scale", 1.0))
@@ -859,15 +881,16 @@ class _Generator:
     def _org_date(self, instant: datetime) -> date:
         return instant.astimezone(self.org_tz).date()
 
-    def _business_time(self, instant: datetime) -> datetime:
+    def _business_time(self, instant: datetime, rng: random.Random | None = None) -> datetime:
         """The first moment from ``instant`` in the org's business hours (09:00-18:00)."""
+        rng = rng or self.rng
         local = instant.astimezone(self.org_tz)
         if local.hour >= 18:
             local = datetime.combine(local.date() + timedelta(days=1), time(9), self.org_tz)
-            local += timedelta(seconds=self.rng.randrange(7200))
+            local += timedelta(seconds=rng.randrange(7200))
         elif local.hour < 9:
             local = datetime.combine(local.date(), time(9), self.org_tz)
-            local += timedelta(seconds=self.rng.randrange(7200))
+            local += timedelta(seconds=rng.randrange(7200))
         return _second(local)
 
     def _business_day_time(self, day: date) -> datetime:
@@ -1211,13 +1234,21 @@ class _Generator:
         if not account.is_customer:
             account.is_customer = True
             account.draft.change(won_at, Type="Customer - Direct")
+        won = _WonDeal(opportunity, roles, won_at)
+        self.won.append(won)
         if self.rng.random() < _DELETED_AFTER_WON:
             # Deleted after the win (a duplicate, or booked by mistake): it must not count.
             deleted = self._business_time(won_at + timedelta(days=self.rng.uniform(1, 8)))
             if deleted < self.end:
-                opportunity.change(deleted, IsDeleted=True)
-                for role in roles:
-                    role.change(deleted, IsDeleted=True)
+                self._delete_won(won, deleted)
+
+    @staticmethod
+    def _delete_won(won: _WonDeal, deleted: datetime) -> None:
+        # Salesforce deletes an opportunity's contact roles with it.
+        won.opportunity.change(deleted, IsDeleted=True)
+        for role in won.roles:
+            role.change(deleted, IsDeleted=True)
+        won.deleted_at = _second(deleted)
 
     # ----------------------------------------------------------------- the run
 
@@ -1246,32 +1277,48 @@ class _Generator:
                     # A new job title during the world: the contact changes, not its account.
                     edited = self.begin + timedelta(seconds=rng.randrange(len(self.dates) * 86_400))
                     if edited < self.end:
-                        contact.change(self._business_time(edited), Title=rng.choice(_TITLES))
+                        # An edit the business hours push past the world's end is not
+                        # made (nothing happens after it); its title is drawn all the same,
+                        # so the draws that follow stay as they were.
+                        edited = self._business_time(edited)
+                        title = rng.choice(_TITLES)
+                        if edited < self.end:
+                            contact.change(edited, Title=title)
             if rng.random() < _ACCOUNT_RENAMED:
                 renamed = self.begin + timedelta(seconds=rng.randrange(len(self.dates) * 86_400))
                 if renamed < self.end:
+                    renamed = self._business_time(renamed)
                     name = str(account.draft.values["Name"])
-                    account.draft.change(
-                        self._business_time(renamed), Name=name.replace(" ", " Group ", 1)
-                    )
+                    if renamed < self.end:
+                        account.draft.change(renamed, Name=name.replace(" ", " Group ", 1))
         by_country: dict[str, list[_Account]] = {}
         for account in accounts:
             by_country.setdefault(account.country, []).append(account)
 
-        # Existing contacts are invited to campaigns; some respond.
+        # Existing contacts are invited to campaigns; some respond. A campaign's invite
+        # list is a sample of the org's contacts of at most _CAMPAIGN_INVITES_MAX: a draw
+        # per campaign and contact made the generator quadratic in the world's size
+        # (campaigns and contacts both grow with scale; issue 10), and no real invite
+        # list grows with the whole org.
+        invitable = [contact for account in accounts for contact in account.contacts]
         for campaign in campaigns:
             invited_at = max(
                 campaign.created, datetime.combine(campaign.start, time(9), self.org_tz)
             ) - timedelta(days=3)
-            for account in accounts:
-                for contact in account.contacts:
-                    if rng.random() < _CAMPAIGN_INVITE_SHARE and invited_at < self.end:
-                        self._member(
-                            campaign,
-                            invited_at + timedelta(seconds=rng.randrange(3600)),
-                            contact=contact,
-                            responded=rng.random() < 0.25,
-                        )
+            if invited_at >= self.end or not invitable:
+                continue
+            invited = min(
+                len(invitable),
+                _CAMPAIGN_INVITES_MAX,
+                self._poisson(_CAMPAIGN_INVITE_SHARE * len(invitable)),
+            )
+            for index in sorted(rng.sample(range(len(invitable)), invited)):
+                self._member(
+                    campaign,
+                    invited_at + timedelta(seconds=rng.randrange(3600)),
+                    contact=invitable[index],
+                    responded=rng.random() < 0.25,
+                )
 
         for day in self.dates:
             day_start = datetime.combine(day, time(0), tzinfo=UTC)
@@ -1285,6 +1332,8 @@ class _Generator:
                 if created < self.end:
                     self._expansion(created, accounts, campaigns)
 
+        self._ensure_won_then_deleted()
+        self._ensure_daily_account_activity(accounts)
         return SalesforcePart(
             seed=self.seed,
             start=self.start,
@@ -1387,23 +1436,60 @@ class _Generator:
             # Conversion links the lead's campaign history to the new contact.
             member.change(at, ContactId=contact.id)
 
-    def _expansion(
-        self, created: datetime, accounts: list[_Account], campaigns: list[_Campaign]
-    ) -> None:
-        rng = self.rng
+    def _account_with_contact_before(
+        self, created: datetime, accounts: list[_Account]
+    ) -> _Account | None:
+        """A uniformly drawn account that had a contact before ``created``, or None.
+
+        Rejection sampling over every account: almost all accounts qualify (those that do
+        not are the few whose first contact a future lead conversion creates), so a few
+        draws find one where listing the qualifying accounts per expansion made the
+        generator quadratic in the world's size (issue 10). The list is scanned only when
+        the draws keep missing, as when no account qualifies yet."""
+        for _ in range(64):
+            account = accounts[self.rng.randrange(len(accounts))] if accounts else None
+            if account is None:
+                return None
+            earliest = account.earliest_contact_created
+            if earliest is not None and earliest < created:
+                return account
         candidates = [
             a
             for a in accounts
             if a.earliest_contact_created is not None and a.earliest_contact_created < created
         ]
-        if not candidates:
+        return self.rng.choice(candidates) if candidates else None
+
+    def _campaigns_started_before(
+        self, created: datetime, campaigns: list[_Campaign]
+    ) -> list[_Campaign]:
+        """The last six campaigns (in start order) created before ``created`` and started
+        on or before its date. ``campaigns`` is sorted by start, so only the prefix that
+        started by then is looked at, from its end."""
+        if len(self._campaign_starts) != len(campaigns):
+            self._campaign_starts = [c.start for c in campaigns]
+        started = bisect.bisect_right(self._campaign_starts, created.date())
+        found: list[_Campaign] = []
+        for index in range(started - 1, -1, -1):
+            campaign = campaigns[index]
+            if campaign.created < created:
+                found.append(campaign)
+                if len(found) == 6:
+                    break
+        return found[::-1]
+
+    def _expansion(
+        self, created: datetime, accounts: list[_Account], campaigns: list[_Campaign]
+    ) -> None:
+        rng = self.rng
+        account = self._account_with_contact_before(created, accounts)
+        if account is None:
             return
-        account = rng.choice(candidates)
         primary = rng.choice([c for c in account.contacts if c.created < created])
         campaign = None
-        earlier = [c for c in campaigns if c.created < created and c.start <= created.date()]
+        earlier = self._campaigns_started_before(created, campaigns)
         if earlier and rng.random() < _EXPANSION_FROM_CAMPAIGN:
-            campaign = rng.choice(earlier[-6:])
+            campaign = rng.choice(earlier)
             # The touch that sourced the opportunity: a response some days before it.
             touched = created - timedelta(days=rng.uniform(2, 20))
             touched = max(touched, campaign.created, primary.created)
@@ -1419,3 +1505,99 @@ class _Generator:
             campaign=campaign,
             first_stage=0,
         )
+
+    # ----------------------------------------------------------------- guarantees
+
+    def _ensure_won_then_deleted(self) -> None:
+        """Make the org hold a won opportunity deleted within the recycle bin's reach of the
+        world's end (so still in ``queryAll`` then), whenever a won deal allows one and
+        another win still counts.
+
+        Deletion after a win is rare (`_DELETED_AFTER_WON`), so a small world may draw none,
+        or only one purged by its end; yet it is the case the pipeline must get right (it
+        arrives flagged through queryAll and must not count), and a pull of the org as of
+        the world's end must see it. Deleted as `_after_won` deletes, 1-8 days after the
+        win: here whole days, so at the win's time of day, inside the org's business hours,
+        and after every contact role of the deal exists (they are deleted with it)."""
+        bin_opens = self.end - timedelta(days=RECYCLE_BIN_DAYS - 1)
+        if any(won.deleted_at is not None and won.deleted_at >= bin_opens for won in self.won):
+            return
+        counted = [won for won in self.won if won.deleted_at is None]
+        if len(counted) < 2:
+            return  # the org's only counted win stays: a world's sales need one
+        rng = self.guarantees_rng
+        options: list[tuple[_WonDeal, list[datetime]]] = []
+        for won in counted:
+            last = max(
+                [
+                    won.won_at,
+                    *(at for at, _ in won.opportunity.changes),
+                    *(role.created for role in won.roles),
+                    *(at for role in won.roles for at, _ in role.changes),
+                ]
+            )
+            instants = [
+                self._business_time(won.won_at + timedelta(days=days), rng) for days in range(1, 9)
+            ]
+            instants = [at for at in instants if at > last and bin_opens <= at < self.end]
+            if instants:
+                options.append((won, instants))
+        if options:
+            won, instants = rng.choice(options)
+            self._delete_won(won, rng.choice(instants))
+
+    def _ensure_daily_account_activity(self, accounts: list[_Account]) -> None:
+        """Make every UTC day of the world see an Account created or changed.
+
+        A real org's accounts are edited every day; a small world may draw a day (or the
+        whole of a short world) without one, and an incremental pull of Account over it
+        then has no record to read: a drift of the object's fields could not show. As the
+        HubSpot portal's `_ensure_daily_activity`, the check window [01:00Z, 21:00Z] of a
+        date lies inside that date in UTC and in Europe/Berlin. A day without activity gets
+        an account reclassified (a new Industry: the pipeline does not read it, so no fact
+        the world states changes), saved between 09:00 and 15:00 in the org's time zone
+        (13:00-20:00 UTC, inside the window), of an account that exists by then."""
+        touched: set[date] = set()
+        for draft in self.drafts["Account"]:
+            for at in (draft.created, *(at for at, _ in draft.changes)):
+                if time(1) <= at.time() <= time(21):
+                    touched.add(at.date())
+        rng = self.guarantees_rng
+        for day in self.dates:
+            if day in touched:
+                continue
+            low = max(
+                datetime.combine(day, time(9), self.org_tz),
+                datetime.combine(day, time(1), UTC),
+            )
+            high = min(
+                datetime.combine(day, time(15), self.org_tz),
+                datetime.combine(day, time(21), UTC),
+                self.end,
+            )
+            if high <= low:
+                continue
+            at = _second(low + timedelta(seconds=rng.randrange(int((high - low).total_seconds()))))
+            account = self._account_created_before(at, accounts, rng)
+            if account is None:
+                continue
+            industry = account.draft.values.get("Industry")
+            for changed, values in sorted(account.draft.changes, key=lambda change: change[0]):
+                if changed <= at and "Industry" in values:
+                    industry = values["Industry"]
+            account.draft.change(at, Industry=rng.choice([i for i in _INDUSTRIES if i != industry]))
+
+    @staticmethod
+    def _account_created_before(
+        at: datetime, accounts: list[_Account], rng: random.Random
+    ) -> _Account | None:
+        """A uniformly drawn account created before ``at``, or None. Rejection sampling, as
+        `_account_with_contact_before`: almost every account exists before the world starts."""
+        if not accounts:
+            return None
+        for _ in range(64):
+            account = accounts[rng.randrange(len(accounts))]
+            if account.draft.created < at:
+                return account
+        candidates = [a for a in accounts if a.draft.created < at]
+        return rng.choice(candidates) if candidates else None
