@@ -76,6 +76,19 @@ def test_a_stage_with_its_own_rows_grows_against_them() -> None:
     assert line.endswith("| 1.00 |")
 
 
+def test_a_lower_bound_query_grows_against_the_world_not_its_output_rows() -> None:
+    small = _run(1, 1_000, {"lower_bound/region_mart_query": 0.4})
+    large = _run(10, 10_000, {"lower_bound/region_mart_query": 4.0})
+    for document in (small, large):
+        document["stages"][0]["rows"] = 917  # the mart's rows: the same at any scale
+    line = next(
+        line
+        for line in markdown_table([small, large]).splitlines()
+        if line.startswith("| lower_bound/region_mart_query |")
+    )
+    assert line.endswith("| 1.00 |")
+
+
 def test_cli_prints_the_table_without_running_a_bench(tmp_path: Path) -> None:
     path = tmp_path / "run.json"
     path.write_text(json.dumps(_run(1, 1_000, {"generate": 2.0})), encoding="utf-8")
