@@ -271,10 +271,6 @@ def _predicate(condition: Condition) -> Callable[[_Context], bool]:
     return lambda ctx: bool(compare(getter(ctx), value))
 
 
-def _matches(condition: Condition, ctx: _Context) -> bool:
-    return _predicate(condition)(ctx)
-
-
 def _date_range(conditions: Sequence[Condition]) -> tuple[date | None, date | None]:
     """The widest inclusive ``segments.date`` range the conditions allow (None: open), to
     look only at those days' rows; every condition is still applied to each row."""
@@ -352,8 +348,7 @@ def render(query: Query, ctx: _Context) -> dict[str, Any]:
         node = out.get(node_key)
         if node is None:
             node = out[node_key] = {}
-        value = getter(ctx)
-        node[key] = str(value) if kind == _INT64 else value  # proto3 JSON: int64 as text
+        node[key] = _json_value(kind, getter(ctx))
     return out
 
 
