@@ -388,9 +388,15 @@ def quiet_great_expectations() -> None:
 def _import_gx() -> ModuleType:
     quiet_great_expectations()
     import great_expectations as gx
+    from great_expectations.execution_engine import pandas_execution_engine
 
     # This module sets its own logger to INFO at import time, overriding the parent.
     logging.getLogger("great_expectations.data_context.types.base").setLevel(logging.WARNING)
+    # GX fingerprints each batch (md5 over pandas' hash of every row) when its shallow
+    # size is under HASH_THRESHOLD, which is nearly always: a batch marker nothing here
+    # reads, and 15% of validating a load at bench scale 1 (cProfile, issue 10). There is
+    # no setting for it; a threshold of 0 skips it.
+    pandas_execution_engine.HASH_THRESHOLD = 0
     return gx
 
 
@@ -399,13 +405,6 @@ def _runtime() -> _GxRuntime:
     with _LOCK:
         if _RUNTIME is None:
             gx = _import_gx()
-            from great_expectations.execution_engine import pandas_execution_engine
-
-            # GX fingerprints each batch (md5 over pandas' hash of every row) when its
-            # shallow size is under HASH_THRESHOLD, which is nearly always: a batch marker
-            # nothing here reads, and 15% of validating a load at bench scale 1 (cProfile,
-            # issue 10). There is no setting for it; a threshold of 0 skips it.
-            pandas_execution_engine.HASH_THRESHOLD = 0
             from great_expectations.data_context.types.base import (
                 DataContextConfig,
                 InMemoryStoreBackendDefaults,
@@ -615,13 +614,6 @@ def _docs_context(gx_dir: Path) -> Any:
         context = _DOCS_CONTEXTS.get(gx_dir)
         if context is None:
             gx = _import_gx()
-            from great_expectations.execution_engine import pandas_execution_engine
-
-            # GX fingerprints each batch (md5 over pandas' hash of every row) when its
-            # shallow size is under HASH_THRESHOLD, which is nearly always: a batch marker
-            # nothing here reads, and 15% of validating a load at bench scale 1 (cProfile,
-            # issue 10). There is no setting for it; a threshold of 0 skips it.
-            pandas_execution_engine.HASH_THRESHOLD = 0
             from great_expectations.data_context.types.base import (
                 DataContextConfig,
                 FilesystemStoreBackendDefaults,

@@ -185,6 +185,16 @@ def test_save_load_round_trip(name: str, request: pytest.FixtureRequest, tmp_pat
     )
 
 
+def test_flighted_campaigns_keep_the_accounts_budget() -> None:
+    from reach2revenue.sandbox.world.sampling import flighted_campaigns
+
+    assert flighted_campaigns(3, 10.0, 1.0, always_on=4) == (30, 1.0)
+    # 4 always-on + 600 flighted share what 4 + 30 had: each gets 34/604 of its budget.
+    count, divisor = flighted_campaigns(3, 10.0, 20.0, always_on=4)
+    assert (count, divisor) == (600, 604 / 34)
+    assert flighted_campaigns(1, 0.2, 1.0, always_on=2) == (0, 1.0)
+
+
 def test_campaign_density_multiplies_ad_rows_not_spend(tmp_path: Path) -> None:
     """`r2r bench` sizes ad rows with many small campaigns: more rows per platform, the
     same spend per platform and account (so the same leads and CRM), saved and loaded."""

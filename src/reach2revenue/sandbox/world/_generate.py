@@ -76,7 +76,7 @@ from reach2revenue.sandbox.world.names import (
     company_suffix,
     name_groups,
 )
-from reach2revenue.sandbox.world.sampling import poisson
+from reach2revenue.sandbox.world.sampling import flighted_campaigns, poisson
 
 # --------------------------------------------------------------------------- FX
 
@@ -365,8 +365,7 @@ class Generator:
         self.days = days
         self.scale = scale
         self.campaign_density = campaign_density
-        # Per ad account: its campaigns at this density over those at density 1. Each
-        # campaign's budget is divided by it, so the account's spend stays the same.
+        # Per ad account: what each campaign's budget is divided by (flighted_campaigns).
         self._budget_divisor: dict[str, float] = {}
         self.seeds = seeds
         self.dates = [start + timedelta(days=i) for i in range(days)]
@@ -557,12 +556,11 @@ class Generator:
             flights: list[tuple[list[str], date, date]] = [
                 (g, self.dates[0], self.dates[-1]) for g in groups
             ]
-            extra_at_density_one = round(specs[account.account_id].extra_campaigns * self.scale)
-            extra = round(
-                specs[account.account_id].extra_campaigns * self.scale * self.campaign_density
-            )
-            self._budget_divisor[account.account_id] = (len(flights) + extra) / (
-                len(flights) + extra_at_density_one
+            extra, self._budget_divisor[account.account_id] = flighted_campaigns(
+                specs[account.account_id].extra_campaigns,
+                self.scale,
+                self.campaign_density,
+                always_on=len(flights),
             )
             for _ in range(extra):
                 size = rng.randint(min(2, len(countries)), min(4, len(countries)))

@@ -38,7 +38,7 @@ from reach2revenue.sandbox.world.parts import (
     TouchFact,
     WonDealFact,
 )
-from reach2revenue.sandbox.world.sampling import poisson
+from reach2revenue.sandbox.world.sampling import flighted_campaigns, poisson
 
 if TYPE_CHECKING:
     from reach2revenue.sandbox.world.model import World
@@ -453,7 +453,7 @@ class _Generator:
     def _campaigns(self, customers: list[GoogleAdsCustomer]) -> list[GoogleAdsCampaign]:
         specs = {s.name: s for s in _CUSTOMER_SPECS}
         scale = self.world.scale
-        density = getattr(self.world, "campaign_density", 1.0)
+        density = self.world.campaign_density
         campaigns = []
         serial = 0
         for customer in customers:
@@ -462,12 +462,8 @@ class _Generator:
                 ("Search_Brand", self.dates[0], self.dates[-1]),
                 ("Search_Generic", self.dates[0], self.dates[-1]),
             ]
-            flighted_at_density_one = round(spec.flighted_campaigns * scale)
-            flighted = round(spec.flighted_campaigns * scale * density)
-            # Each campaign's budget is divided by this, so the customer's spend stays the
-            # same at any density (World.campaign_density).
-            self._budget_divisor[customer.customer_id] = (len(flights) + flighted) / (
-                len(flights) + flighted_at_density_one
+            flighted, self._budget_divisor[customer.customer_id] = flighted_campaigns(
+                spec.flighted_campaigns, scale, density, always_on=len(flights)
             )
             for _ in range(flighted):
                 kind = self.rng.choice(_CAMPAIGN_KINDS[2:])

@@ -61,7 +61,7 @@ from reach2revenue.sandbox.world.parts import (
     TouchFact,
     WonDealFact,
 )
-from reach2revenue.sandbox.world.sampling import poisson
+from reach2revenue.sandbox.world.sampling import flighted_campaigns, poisson
 from reach2revenue.settings import Settings
 
 if TYPE_CHECKING:
@@ -326,7 +326,7 @@ class _Generator:
         self.rng = random.Random(f"{seed}-{SOURCE}")
         self.dates = world.dates
         self.scale = world.scale
-        self.campaign_density = getattr(world, "campaign_density", 1.0)
+        self.campaign_density = world.campaign_density
         self.geo_of = {code: geo for geo, code in load_geo_countries(world.seeds_dir).items()}
         self.usable = sorted(code for code in self.geo_of if code in world.seeds.countries)
         # Member-country weights and ad prices (EUR per thousand impressions).
@@ -389,11 +389,9 @@ class _Generator:
             if len(groups) == 1:
                 groups.append(sorted(rng.sample(countries, min(2, len(countries)))))
             flights: list[tuple[list[str], date, date | None]] = [(g, first, None) for g in groups]
-            extra_at_density_one = round(spec.extra_campaigns * self.scale)
-            extra = round(spec.extra_campaigns * self.scale * self.campaign_density)
-            # Each campaign's budget is divided by this, so the account's spend stays the
-            # same at any density (World.campaign_density).
-            budget_divisor = (len(flights) + extra) / (len(flights) + extra_at_density_one)
+            extra, budget_divisor = flighted_campaigns(
+                spec.extra_campaigns, self.scale, self.campaign_density, always_on=len(flights)
+            )
             for _ in range(extra):
                 size = rng.randint(min(2, len(countries)), min(4, len(countries)))
                 length = rng.randint(14, max(14, min(45, len(self.dates))))

@@ -1,5 +1,5 @@
-"""Random draws every part of the simulated world shares (one implementation, so that
-the same seed draws the same numbers in every part)."""
+"""Random draws and sizing rules every part of the simulated world shares (one
+implementation, so that the same seed draws the same numbers in every part)."""
 
 from __future__ import annotations
 
@@ -20,3 +20,17 @@ def poisson(rng: random.Random, lam: float) -> int:
         if product <= limit:
             return count
         count += 1
+
+
+def flighted_campaigns(
+    per_unit_scale: int, scale: float, density: float, always_on: int
+) -> tuple[int, float]:
+    """An ad account's flighted campaigns and the divisor of every campaign's budget.
+
+    ``density`` (`World.campaign_density`) multiplies the flighted campaigns; dividing each
+    budget by (campaigns now / campaigns at density 1) keeps the account's spend, and so
+    its leads and the CRM, what ``scale`` makes. At density 1 the divisor is exactly 1.
+    """
+    at_density_one = round(per_unit_scale * scale)
+    flighted = round(per_unit_scale * scale * density)
+    return flighted, (always_on + flighted) / (always_on + at_density_one)
